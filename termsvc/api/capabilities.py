@@ -1,0 +1,35 @@
+"""What the server offers, declared once by each router and read by `metadata`, so the
+CapabilityStatement lists exactly what is mounted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ResourceCapability:
+    type: str
+    interactions: list[str] = field(default_factory=list)
+    search_params: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
+    operations: list[str] = field(default_factory=list)  # e.g. "lookup", "validate-code"
+
+
+REGISTRY: dict[str, ResourceCapability] = {}
+SYSTEM_OPERATIONS: list[str] = []
+
+
+def declare(capability: ResourceCapability) -> ResourceCapability:
+    existing = REGISTRY.get(capability.type)
+    if existing is None:
+        REGISTRY[capability.type] = capability
+        return capability
+    for interaction in capability.interactions:
+        if interaction not in existing.interactions:
+            existing.interactions.append(interaction)
+    for param in capability.search_params:
+        if param not in existing.search_params:
+            existing.search_params.append(param)
+    for op in capability.operations:
+        if op not in existing.operations:
+            existing.operations.append(op)
+    return existing

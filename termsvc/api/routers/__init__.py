@@ -1,0 +1,9 @@
+"""One router per resource. Each module declares its capabilities when imported."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from termsvc.api.routers import codesystem, metadata
+
+ROUTERS: list[APIRouter] = [metadata.router, codesystem.router]

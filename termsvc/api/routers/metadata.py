@@ -1,0 +1,71 @@
+"""GET /fhir/metadata: the CapabilityStatement (and, with mode=terminology, TerminologyCapabilities)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from termsvc import __version__
+from termsvc.api.capabilities import REGISTRY, SYSTEM_OPERATIONS
+from termsvc.api.render import fhir_response
+
+router = APIRouter(tags=["metadata"])
+
+_STARTED = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def capability_statement(base_url: str) -> dict[str, Any]:
+    resources: list[dict[str, Any]] = []
+    for capability in sorted(REGISTRY.values(), key=lambda c: c.type):
+        entry: dict[str, Any] = {"type": capability.type}
+        if capability.interactions:
+            entry["interaction"] = [{"code": code} for code in capability.interactions]
+        if capability.search_params:
+            entry["searchParam"] = [{"name": name, "type": kind} for name, kind in capability.search_params]
+        if capability.operations:
+            entry["operation"] = [
+                {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{capability.type}-{op}"}
+                for op in capability.operations]
+        resources.append(entry)
+    rest: dict[str, Any] = {"mode": "server", "resource": resources}
+    if SYSTEM_OPERATIONS:
+        rest["operation"] = [{"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/Resource-{op}"}
+                             for op in SYSTEM_OPERATIONS]
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "termsvc",
+        "url": f"{base_url}/metadata",
+        "version": __version__,
+        "name": "TermsvcCapabilityStatement",
+        "title": "termsvc FHIR terminology server",
+        "status": "active",
+        "experimental": False,
+        "date": _STARTED,
+        "publisher": "termsvc",
+        "kind": "instance",
+        "software": {"name": "termsvc", "version": __version__},
+        "implementation": {"description": "termsvc FHIR R4 terminology service", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
+        "instantiates": ["http://hl7.org/fhir/CapabilityStatement/terminology-server"],
+        "rest": [rest],
+    }
+
+
+def base_url_of(request: Request) -> str:
+    configured = request.app.state.settings.base_url
+    if configured:
+        return str(configured).rstrip("/")
+    return str(request.base_url).rstrip("/") + "/fhir"
+
+
+@router.get("/metadata", summary="CapabilityStatement (mode=terminology: TerminologyCapabilities)")
+def metadata(request: Request, mode: str | None = None) -> Response:
+    if mode == "terminology":
+        from termsvc.api.terminology_capabilities import terminology_capabilities
+
+        return fhir_response(request, terminology_capabilities(request))
+    return fhir_response(request, capability_statement(base_url_of(request)))

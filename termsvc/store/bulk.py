@@ -1,0 +1,70 @@
+"""The one bulk-write path. Every loader's rows come through here: plain tuples, batched, written with
+COPY on PostgreSQL and executemany on SQLite, inside the caller's transaction. No ORM objects per row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+BATCH_ROWS = 20_000
+
+
+class BulkWriter:
+    """Buffers rows per table and writes them in batches within one connection's transaction."""
+
+    def __init__(self, conn: Connection, batch_rows: int = BATCH_ROWS) -> None:
+        self.conn = conn
+        self.batch_rows = batch_rows
+        self.is_postgres = conn.dialect.name == "postgresql"
+        self._buffers: dict[str, list[Sequence[Any]]] = {}
+        self._columns: dict[str, tuple[str, ...]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, table: Table, columns: tuple[str, ...], row: Sequence[Any]) -> None:
+        buffer = self._buffers.get(table.name)
+        if buffer is None:
+            buffer = self._buffers[table.name] = []
+            self._columns[table.name] = columns
+        buffer.append(row)
+        if len(buffer) >= self.batch_rows:
+            self._flush(table.name)
+
+    def write(self, table: Table, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
+        for row in rows:
+            self.add(table, columns, row)
+        self.flush()
+
+    def flush(self) -> None:
+        for name in list(self._buffers):
+            self._flush(name)
+
+    def _flush(self, name: str) -> None:
+        rows = self._buffers.get(name)
+        if not rows:
+            return
+        columns = self._columns[name]
+        self._buffers[name] = []
+        write_rows(self.conn, name, columns, rows)
+        self.counts[name] = self.counts.get(name, 0) + len(rows)
+
+
+def write_rows(conn: Connection, table_name: str, columns: tuple[str, ...], rows: list[Sequence[Any]]) -> None:
+    """Write one batch of rows through the driver's fastest path, inside the current transaction."""
+    driver_conn = conn.connection.driver_connection
+    assert driver_conn is not None
+    column_list = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        with driver_conn.cursor() as cursor, cursor.copy(
+            f"COPY {table_name} ({column_list}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join("?" for _ in columns)
+        cursor = driver_conn.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table_name} ({column_list}) VALUES ({placeholders})", rows)
+        finally:
+            cursor.close()

@@ -1,0 +1,254 @@
+"""A load run: one release (or one batch of FHIR resources) written in one database transaction.
+
+Why one transaction: a failed or killed load then leaves the store exactly as it was (the database rolls
+it back), and readers keep seeing the previous version until the commit switches them over at once.
+SQLite takes the write lock up front (BEGIN IMMEDIATE, readers carry on in WAL mode); PostgreSQL takes a
+transaction-scoped advisory lock, so two loads never interleave and concept ids can be handed out here."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from termsvc.errors import Conflict, LoadError
+from termsvc.store import tables as t
+from termsvc.store.bulk import BulkWriter
+from termsvc.store.closure import build_closure
+from termsvc.store.resources import delete_code_system_version, store_concept_map, store_value_set
+from termsvc.store.versions import pick_current
+
+LOAD_LOCK_KEY = 0x7E57_5C  # advisory-lock key shared by every loader process
+
+CONCEPT_COLUMNS = ("concept_id", "code_system_id", "code", "display", "definition", "active", "abstract",
+                   "status")
+DESIGNATION_COLUMNS = ("concept_id", "language", "use_system", "use_code", "use_display", "value", "preferred")
+PROPERTY_COLUMNS = ("concept_id", "code_system_id", "code", "type", "value", "value_system", "value_display")
+EDGE_COLUMNS = ("parent_id", "child_id", "code_system_id")
+CS_PROPERTY_COLUMNS = ("code_system_id", "code", "uri", "type", "description")
+
+Use = tuple[str | None, str | None, str | None]  # (system, code, display) of a designation use
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class SourcePosition:
+    """Where the loader is reading, so errors raised deep in the writer still name file and line."""
+
+    file: str = "<input>"
+    line: int | None = None
+    path: str | None = None
+
+
+class CodeSystemWriter:
+    """Writes one code system version. Codes get their concept id on first mention, so designations,
+    properties and edges may arrive before or after the concept itself; `finish` checks that every code
+    mentioned was defined."""
+
+    def __init__(self, run: LoadRun, code_system_id: int, url: str, version: str) -> None:
+        self.run = run
+        self.code_system_id = code_system_id
+        self.url = url
+        self.version = version
+        self.position = run.position
+        self._ids: dict[str, int] = {}
+        self._defined: set[str] = set()
+        # code -> where it was first mentioned without being defined
+        self._pending: dict[str, SourcePosition] = {}
+        self._declared_properties: set[str] = set()
+        self.concept_count = 0
+
+    def _error(self, message: str, field_name: str | None = None) -> LoadError:
+        p = self.position
+        return LoadError(p.file, message, line=p.line, field_name=field_name, path=p.path)
+
+    def concept_id(self, code: str) -> int:
+        concept_id = self._ids.get(code)
+        if concept_id is None:
+            concept_id = self._ids[code] = self.run.next_concept_id()
+            self._pending[code] = SourcePosition(self.position.file, self.position.line, self.position.path)
+        return concept_id
+
+    def has_code(self, code: str) -> bool:
+        return code in self._defined
+
+    def add_concept(self, code: str, display: str | None, *, active: bool = True, abstract: bool = False,
+                    status: str | None = None, definition: str | None = None) -> int:
+        if not code or code != code.strip():
+            raise self._error(f"invalid code {code!r} (empty or surrounded by white space)", "code")
+        if code in self._defined:
+            raise self._error(f"duplicate code {code!r} in {self.url}|{self.version}", "code")
+        concept_id = self.concept_id(code)
+        self._pending.pop(code, None)
+        self._defined.add(code)
+        self.concept_count += 1
+        self.run.bulk.add(t.Concept.__table__, CONCEPT_COLUMNS,  # type: ignore[attr-defined]
+                          (concept_id, self.code_system_id, code, display, definition, active, abstract,
+                           status))
+        return concept_id
+
+    def add_designation(self, code: str, value: str, *, language: str | None = None,
+                        use: Use | None = None, preferred: bool | None = None) -> None:
+        use_system, use_code, use_display = use or (None, None, None)
+        self.run.bulk.add(t.Designation.__table__, DESIGNATION_COLUMNS,  # type: ignore[attr-defined]
+                          (self.concept_id(code), language, use_system, use_code, use_display, value,
+                           preferred))
+
+    def add_property(self, code: str, property_code: str, value: str, *, type: str = "string",
+                     system: str | None = None, display: str | None = None) -> None:
+        self.run.bulk.add(t.ConceptProperty.__table__, PROPERTY_COLUMNS,  # type: ignore[attr-defined]
+                          (self.concept_id(code), self.code_system_id, property_code, type, value, system,
+                           display))
+
+    def add_edge(self, parent_code: str, child_code: str) -> None:
+        if parent_code == child_code:
+            raise self._error(f"code {child_code!r} is its own parent (is-a cycle)", "parent")
+        self.run.bulk.add(t.ConceptEdge.__table__, EDGE_COLUMNS,  # type: ignore[attr-defined]
+                          (self.concept_id(parent_code), self.concept_id(child_code), self.code_system_id))
+
+    def declare_property(self, code: str, type: str, *, uri: str | None = None,
+                         description: str | None = None) -> None:
+        if code in self._declared_properties:
+            return
+        self._declared_properties.add(code)
+        self.run.bulk.add(t.CodeSystemProperty.__table__, CS_PROPERTY_COLUMNS,  # type: ignore[attr-defined]
+                          (self.code_system_id, code, uri, type, description))
+
+    def finish(self, *, require_defined: bool = True) -> None:
+        if require_defined and self._pending:
+            code, where = next(iter(self._pending.items()))
+            more = len(self._pending) - 1
+            raise LoadError(where.file, f"code {code!r} is referenced but not defined in {self.url}|"
+                            f"{self.version}" + (f" ({more} more such codes)" if more else ""),
+                            line=where.line, path=where.path)
+        self.run.bulk.flush()
+        build_closure(self.run.conn, self.code_system_id)
+        self.run.conn.execute(text("UPDATE code_system SET concept_count = :n WHERE code_system_id = :id"),
+                              {"n": self.concept_count, "id": self.code_system_id})
+        self.run.counts[f"{self.url}|{self.version}"] = self.concept_count
+
+
+class LoadRun:
+    def __init__(self, conn: Connection, kind: str, source: str, replace: bool) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.source = source
+        self.replace = replace
+        self.bulk = BulkWriter(conn)
+        self.position = SourcePosition()
+        self.counts: dict[str, int] = {}
+        self.checksums: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
+        self._started = time.perf_counter()
+        self._next_id = int(conn.execute(text("SELECT COALESCE(MAX(concept_id), 0) FROM concept")).scalar_one()) + 1
+        self.load_id = int(conn.execute(
+            text("INSERT INTO load_run (kind, source, status, started_at, replace) "
+                 "VALUES (:kind, :source, 'running', :now, :replace) RETURNING load_id"),
+            {"kind": kind, "source": source, "now": _now(), "replace": replace}).scalar_one())
+        self._code_systems: list[tuple[int, str, bool | None]] = []
+
+    def next_concept_id(self) -> int:
+        value = self._next_id
+        self._next_id += 1
+        return value
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = round(self.timings.get(stage, 0.0) + time.perf_counter() - started, 3)
+
+    def code_system(self, resource: dict[str, Any], *, current: bool | None = None) -> CodeSystemWriter:
+        """Start a code system version. `resource` is the CodeSystem resource without concepts; `url` and
+        `version` are taken from it. `current`: True or False to choose, None to make the latest current."""
+        url = resource.get("url")
+        if not url:
+            raise LoadError(self.position.file, "CodeSystem has no url", path="CodeSystem.url")
+        version = str(resource.get("version") or "")
+        existing = self.conn.execute(
+            text("SELECT code_system_id FROM code_system WHERE url = :url AND version = :version"),
+            {"url": url, "version": version}).scalar()
+        if existing is not None:
+            if not self.replace:
+                raise Conflict(f"{url}|{version} is already loaded; load with --replace to replace it")
+            delete_code_system_version(self.conn, int(existing))
+        body = {k: v for k, v in resource.items() if k != "concept"}
+        row = {
+            "url": url, "version": version, "resource_id": resource.get("id"), "name": resource.get("name"),
+            "title": resource.get("title"), "status": resource.get("status", "active"),
+            "content": resource.get("content", "complete"), "supplements": resource.get("supplements"),
+            "case_sensitive": resource.get("caseSensitive"), "hierarchy_meaning": resource.get("hierarchyMeaning"),
+            "publisher": resource.get("publisher"), "description": resource.get("description"),
+            "resource_json": json.dumps(body, ensure_ascii=False), "kind": self.kind,
+            "load_id": self.load_id, "loaded_at": _now(),
+        }
+        columns = ", ".join(row)
+        params = ", ".join(f":{k}" for k in row)
+        code_system_id = int(self.conn.execute(
+            text(f"INSERT INTO code_system ({columns}, is_current, concept_count) "
+                 f"VALUES ({params}, false, 0) RETURNING code_system_id"), row).scalar_one())
+        self._code_systems.append((code_system_id, url, current))
+        writer = CodeSystemWriter(self, code_system_id, url, version)
+        for prop in resource.get("property", []) or []:
+            if prop.get("code"):
+                writer.declare_property(prop["code"], prop.get("type", "string"), uri=prop.get("uri"),
+                                        description=prop.get("description"))
+        return writer
+
+    def value_set(self, resource: dict[str, Any]) -> None:
+        self.bulk.flush()
+        store_value_set(self.conn, resource, load_id=self.load_id, replace=True)
+        self.counts["ValueSet"] = self.counts.get("ValueSet", 0) + 1
+
+    def concept_map(self, resource: dict[str, Any]) -> None:
+        self.bulk.flush()
+        store_concept_map(self.conn, resource, load_id=self.load_id, replace=True)
+        self.counts["ConceptMap"] = self.counts.get("ConceptMap", 0) + 1
+
+    def _complete(self) -> None:
+        self.bulk.flush()
+        for code_system_id, url, current in self._code_systems:
+            pick_current(self.conn, url, code_system_id, current)
+        self.timings["total"] = round(time.perf_counter() - self._started, 3)
+        counts = dict(self.counts)
+        counts.update({f"rows:{name}": n for name, n in self.bulk.counts.items()})
+        self.conn.execute(
+            text("UPDATE load_run SET status = 'completed', finished_at = :now, checksums_json = :checksums, "
+                 "counts_json = :counts, timings_json = :timings WHERE load_id = :id"),
+            {"now": _now(), "checksums": json.dumps(self.checksums), "counts": json.dumps(counts),
+             "timings": json.dumps(self.timings), "id": self.load_id})
+
+
+@dataclass
+class LoadSummary:
+    load_id: int
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -> Iterator[LoadRun]:
+    """Open a load: everything written through the yielded LoadRun commits together, or not at all."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar()
+                if not got:
+                    raise Conflict("another load is in progress; try again when it has finished",
+                                   issue_code="lock-error")
+            run = LoadRun(conn, kind, source, replace)
+            yield run
+            run._complete()
