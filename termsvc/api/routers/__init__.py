@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from termsvc.api.routers import codesystem, metadata
+from termsvc.api.routers import codesystem, conceptmap, metadata, valueset
 
-ROUTERS: list[APIRouter] = [metadata.router, codesystem.router]
+ROUTERS: list[APIRouter] = [metadata.router, codesystem.router, valueset.router, conceptmap.router]

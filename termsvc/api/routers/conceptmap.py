@@ -1,0 +1,7 @@
+"""ConceptMap: read, search and operations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["ConceptMap"])

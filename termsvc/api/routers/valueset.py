@@ -1,0 +1,7 @@
+"""ValueSet: read, search and operations."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["ValueSet"])
