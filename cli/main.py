@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
+from termsvc.cli import demo
 from termsvc.errors import LoadError, TermsvcError
 from termsvc.settings import Settings
 
@@ -163,6 +164,9 @@ def serve(
                   f"(store: {settings.database_url})")
     uvicorn.run("termsvc.api.asgi:app", host=settings.host, port=settings.port, workers=workers,
                 log_level="warning", access_log=False)
+
+
+demo.register(app)
 
 
 def main() -> None:
