@@ -1,7 +1,217 @@
-"""CodeSystem: read, search, $lookup, $validate-code (filled in by the operations work)."""
+"""CodeSystem over HTTP: read, search, $lookup and $validate-code (type and instance level).
+
+The handlers only read parameters and render: the work is in `termsvc.ops.lookup`,
+`termsvc.ops.validate_code` and `termsvc.ops.codesystems`. Handlers are `async` and query inline: each
+request is a couple of indexed queries, cheaper than a hop to the thread pool."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.params import OpParams, read_params
+from termsvc.api.render import fhir_response
+from termsvc.api.routers.metadata import base_url_of
+from termsvc.errors import Invalid, NotFound
+from termsvc.ops import codesystems as cs_ops
+from termsvc.ops.lookup import lookup
+from termsvc.ops.validate_code import validate_code, validate_codeable_concept, validate_coding
+from termsvc.store import queries as q
 
 router = APIRouter(tags=["CodeSystem"])
+
+
+def engine_of(request: Request) -> Engine:
+    # read from app state here: importing termsvc.api.app would be circular (it imports the routers)
+    engine: Engine = request.app.state.engine
+    return engine
+
+SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"),
+                 ("status", "token")]
+declare(ResourceCapability("CodeSystem", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
+                           operations=["lookup", "validate-code"]))
+
+DEFAULT_COUNT = 50
+MAX_COUNT = 1000
+# A search page re-nests concepts only for systems this small; larger ones come SUBSETTED (read them).
+SEARCH_CONCEPTS_LIMIT = 1000
+_CONTROL = {"_format", "_summary", "_count", "_offset", "_elements", "_pretty"}
+
+_OP_DOC = {"lookup": "Given a code/system, get additional details about the concept (R4 $lookup).",
+           "validate-code": "Validate that a coded value is in the code system (R4 CodeSystem/$validate-code)."}
+
+
+def _display_language(request: Request, params: OpParams) -> str | None:
+    return params.string("displayLanguage") or request.headers.get("accept-language")
+
+
+def _instance(request: Request, resource_id: str) -> q.CodeSystemRow:
+    with engine_of(request).connect() as conn:
+        rows = q.all_code_systems(conn)
+    ids = cs_ops.resource_ids(rows)
+    for row in rows:
+        if ids[row.code_system_id] == resource_id:
+            return row
+    raise NotFound(f"CodeSystem/{resource_id} is not known", expression=["id"])
+
+
+async def _lookup(request: Request, row: q.CodeSystemRow | None) -> Response:
+    params = await read_params(request)
+    system, code, version = params.string("system"), params.string("code"), params.string("version")
+    coding = params.complex("coding")
+    if coding is not None:
+        system = system or _str(coding, "system", "coding")
+        code = code or _str(coding, "code", "coding")
+        version = version or _str(coding, "version", "coding")
+    if row is not None:
+        if system and system.partition("|")[0] != row.url:
+            raise Invalid(f"The system '{system}' is not the url of CodeSystem '{row.url}' addressed",
+                          expression=["system"])
+        system, version = row.url, version or row.version or None
+    params.string("date")  # accepted: the store serves one state per version
+    properties = [str(p) for p in params.all("property") if not isinstance(p, dict | list)]
+    with engine_of(request).connect() as conn:
+        result = lookup(conn, system=system, code=code, version=version, properties=properties,
+                        display_language=_display_language(request, params))
+    return fhir_response(request, result)
+
+
+def _str(holder: dict[str, Any], key: str, where: str) -> str | None:
+    value = holder.get(key)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"{where}.{key} must be a string", expression=[f"{where}.{key}"])
+    return value
+
+
+async def _validate(request: Request, row: q.CodeSystemRow | None) -> Response:
+    params = await read_params(request)
+    url = params.string("url") or params.string("system")
+    version = params.string("version")
+    if row is not None:
+        url, version = row.url, version or row.version or None
+    abstract_allowed = params.boolean("abstract", True) is not False
+    language = _display_language(request, params)
+    coding = params.complex("coding")
+    concept = params.complex("codeableConcept")
+    with engine_of(request).connect() as conn:
+        if concept is not None:
+            result = validate_codeable_concept(conn, concept, url=url, version=version, display_language=language,
+                                               abstract_allowed=abstract_allowed)
+        elif coding is not None:
+            result = validate_coding(conn, coding, url=url, version=version, display_language=language,
+                                     abstract_allowed=abstract_allowed)
+        else:
+            result = validate_code(conn, url=url, code=params.string("code"), version=version,
+                                   display=params.string("display"), display_language=language,
+                                   abstract_allowed=abstract_allowed)
+    return fhir_response(request, result)
+
+
+@router.get("/CodeSystem/$lookup", summary="$lookup (GET)", description=_OP_DOC["lookup"])
+@router.post("/CodeSystem/$lookup", summary="$lookup (POST Parameters)", description=_OP_DOC["lookup"])
+async def lookup_type(request: Request) -> Response:
+    return await _lookup(request, None)
+
+
+@router.get("/CodeSystem/$validate-code", summary="$validate-code (GET)", description=_OP_DOC["validate-code"])
+@router.post("/CodeSystem/$validate-code", summary="$validate-code (POST Parameters)",
+             description=_OP_DOC["validate-code"])
+async def validate_type(request: Request) -> Response:
+    return await _validate(request, None)
+
+
+@router.get("/CodeSystem/{resource_id}/$lookup", summary="$lookup on one CodeSystem (GET)")
+@router.post("/CodeSystem/{resource_id}/$lookup", summary="$lookup on one CodeSystem (POST)")
+async def lookup_instance(request: Request, resource_id: str) -> Response:
+    return await _lookup(request, _instance(request, resource_id))
+
+
+@router.get("/CodeSystem/{resource_id}/$validate-code", summary="$validate-code on one CodeSystem (GET)")
+@router.post("/CodeSystem/{resource_id}/$validate-code", summary="$validate-code on one CodeSystem (POST)")
+async def validate_instance(request: Request, resource_id: str) -> Response:
+    return await _validate(request, _instance(request, resource_id))
+
+
+@router.get("/CodeSystem/{resource_id}", summary="Read a CodeSystem (concepts nested; large ones SUBSETTED)")
+def read(request: Request, resource_id: str) -> Response:
+    row = _instance(request, resource_id)
+    with engine_of(request).connect() as conn:
+        resource = cs_ops.render(conn, row, resource_id, concepts_limit=cs_ops.FULL_CONCEPTS_LIMIT)
+    return fhir_response(request, resource)
+
+
+def _non_negative(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name]) from None
+    if value < 0:
+        raise Invalid(f"Search parameter '{name}' must not be negative", expression=[name])
+    return value
+
+
+@router.get("/CodeSystem", summary="Search CodeSystems (url, version, name, title, status, _summary, _count)")
+def search(request: Request) -> Response:
+    query = request.query_params
+    unknown = sorted({k for k in query if k not in _CONTROL and k not in dict(SEARCH_PARAMS)})
+    if unknown and "handling=strict" in request.headers.get("prefer", "").replace(" ", ""):
+        # FHIR search is lenient by default: unknown parameters are ignored unless the client asks otherwise
+        raise Invalid(f"Unknown search parameter(s) for CodeSystem: {', '.join(unknown)}",
+                      expression=unknown, issue_code="not-supported")
+    summary = (query.get("_summary") or "false").lower()
+    if summary not in ("true", "false", "count", "data", "text"):
+        raise Invalid(f"_summary must be true, false, count, data or text, not {summary!r}",
+                      expression=["_summary"])
+    count = min(_non_negative(request, "_count", DEFAULT_COUNT), MAX_COUNT)
+    offset = _non_negative(request, "_offset", 0)
+    filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
+    if summary == "count":
+        count = 0
+    with engine_of(request).connect() as conn:
+        total, rows = q.search_code_systems(conn, filters, offset=offset, count=count)
+        ids = cs_ops.resource_ids(q.all_code_systems(conn)) if rows else {}
+        base = base_url_of(request)
+        entries = [{
+            "fullUrl": f"{base}/CodeSystem/{ids[row.code_system_id]}",
+            "resource": cs_ops.render(conn, row, ids[row.code_system_id], concepts_limit=SEARCH_CONCEPTS_LIMIT,
+                                      summary=summary in ("true", "text")),
+            "search": {"mode": "match"},
+        } for row in rows]
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total,
+                              "link": _links(request, filters, summary, count, offset, total)}
+    if entries:
+        bundle["entry"] = entries
+    return fhir_response(request, bundle)
+
+
+def _links(request: Request, filters: dict[str, str], summary: str, count: int, offset: int,
+           total: int) -> list[dict[str, str]]:
+    base = base_url_of(request) + "/CodeSystem"
+    keep: dict[str, str] = dict(filters)
+    if summary != "false":
+        keep["_summary"] = summary
+    fmt = request.query_params.get("_format")
+    if fmt:
+        keep["_format"] = fmt
+
+    def url(at: int) -> str:
+        return f"{base}?{urlencode({**keep, '_count': str(count), '_offset': str(at)})}"
+
+    links = [{"relation": "self", "url": url(offset)}]
+    if count > 0:
+        links.append({"relation": "first", "url": url(0)})
+        if offset > 0:
+            links.append({"relation": "previous", "url": url(max(0, offset - count))})
+        if offset + count < total:
+            links.append({"relation": "next", "url": url(offset + count)})
+        last = max(0, (total - 1) // count * count) if total else 0
+        links.append({"relation": "last", "url": url(last)})
+    return links

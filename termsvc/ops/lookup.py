@@ -1,0 +1,125 @@
+"""CodeSystem/$lookup as a function of a Connection and plain values, returning a Parameters dict.
+
+Output follows R4 $lookup: name, version, display, definition, designation(s), property(ies); the
+hierarchy comes from concept_edge as `parent` / `child` properties, status as `inactive`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from termsvc.errors import Invalid, NotFound
+from termsvc.ops import codesystems as cs_ops
+from termsvc.store import queries as q
+
+# Properties $lookup synthesises from the concept row and the hierarchy, beside the stored ones.
+SYNTHETIC = ("inactive", "parent", "child")
+
+
+def find_code(conn: Connection, cs: cs_ops.CodeSystemVersion, code: str) -> q.ConceptRow | None:
+    """The concept for `code`: exact match, or a case-insensitive one where the system allows it."""
+    concept = q.find_concept(conn, cs.id, code)
+    if concept is None and not cs.case_sensitive:
+        concept = q.find_concept_ignoring_case(conn, cs.id, code)
+    return concept
+
+
+def unknown_system_message(url: str, version: str | None, known: list[str], action: str = "validated") -> str:
+    if version and known:
+        return (f"A definition for CodeSystem '{url}' version '{version}' could not be found, so the code "
+                f"cannot be {action}. Valid versions: {cs_ops.format_versions(known)}")
+    return f"A definition for CodeSystem '{url}' could not be found, so the code cannot be {action}"
+
+
+def lookup(conn: Connection, *, system: str | None, code: str | None, version: str | None = None,
+           properties: list[str] | None = None, display_language: str | None = None) -> dict[str, Any]:
+    if not system:
+        raise Invalid("No system parameter provided: $lookup needs system and code, or a coding",
+                      expression=["system"])
+    if not code:
+        raise Invalid("No code parameter provided: $lookup needs system and code, or a coding",
+                      expression=["code"])
+    url, version = cs_ops.split_canonical(system, version)
+    resolution = cs_ops.resolve(conn, url, version)
+    cs = resolution.found
+    if cs is None:
+        raise NotFound(unknown_system_message(url, version, resolution.known_versions, "looked up"),
+                       expression=["system"], message_id="UNKNOWN_CODESYSTEM")
+    concept = find_code(conn, cs, code)
+    if concept is None:
+        where = f"{cs.url} version {cs.version}" if cs.version else cs.url
+        raise NotFound(f"Unable to find code '{code}' in {where}", expression=["code"])
+    wanted = _wanted(properties)
+    designations = q.designations(conn, concept.concept_id)
+    languages = cs_ops.parse_languages(display_language)
+    out: list[dict[str, Any]] = [{"name": "name", "valueString": cs.row.name or cs.row.title or cs.url}]
+    if cs.version:
+        out.append({"name": "version", "valueString": cs.version})
+    display = cs_ops.display_in(cs, concept, designations, languages)
+    if display is not None:
+        out.append({"name": "display", "valueString": display})
+    out.append({"name": "code", "valueCode": concept.code})
+    out.append({"name": "system", "valueUri": cs.url})
+    if concept.definition:
+        out.append({"name": "definition", "valueString": concept.definition})
+    out.append({"name": "abstract", "valueBoolean": concept.abstract})
+    for d in designations:
+        out.append({"name": "designation", "part": designation_parts(d)})
+    out.extend(_properties(conn, concept, wanted))
+    return {"resourceType": "Parameters", "parameter": out}
+
+
+def _wanted(properties: list[str] | None) -> set[str] | None:
+    """None means every property (no `property` parameter, or '*')."""
+    if not properties:
+        return None
+    names = {p.strip() for p in properties if p and p.strip()}
+    return None if "*" in names or not names else names
+
+
+def designation_parts(d: q.DesignationRow) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if d.language:
+        parts.append({"name": "language", "valueCode": d.language})
+    if d.use_system or d.use_code:
+        use: dict[str, Any] = {}
+        if d.use_system:
+            use["system"] = d.use_system
+        if d.use_code:
+            use["code"] = d.use_code
+        if d.use_display:
+            use["display"] = d.use_display
+        parts.append({"name": "use", "valueCoding": use})
+    parts.append({"name": "value", "valueString": d.value})
+    return parts
+
+
+def _properties(conn: Connection, concept: q.ConceptRow, wanted: set[str] | None) -> list[dict[str, Any]]:
+    stored = q.properties(conn, concept.concept_id)
+    stored_codes = {p.code for p in stored}
+    out: list[dict[str, Any]] = []
+
+    def include(code: str) -> bool:
+        return wanted is None or code in wanted
+
+    if include("inactive") and "inactive" not in stored_codes:
+        out.append(_property("inactive", {"valueBoolean": not concept.active}))
+    if include("parent") and "parent" not in stored_codes:
+        for code, display in q.parents(conn, concept.concept_id):
+            out.append(_property("parent", {"valueCode": code}, display))
+    if include("child") and "child" not in stored_codes:
+        for code, display in q.children(conn, concept.concept_id):
+            out.append(_property("child", {"valueCode": code}, display))
+    for p in stored:
+        if include(p.code):
+            out.append(_property(p.code, cs_ops.typed_value(p)))
+    return out
+
+
+def _property(code: str, value: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"name": "code", "valueCode": code}]
+    if description:
+        parts.append({"name": "description", "valueString": description})
+    parts.append({"name": "value", **value})
+    return {"name": "property", "part": parts}

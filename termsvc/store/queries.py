@@ -1,0 +1,205 @@
+"""Read queries over the store: plain SQL returning tuples and dicts, no ORM objects.
+
+Why plain SQL: these run on every $lookup / $validate-code request, where building models per row would
+cost more than the indexed queries themselves. Every function takes the caller's Connection, so the same
+queries see code systems written inside a transaction that is later rolled back (inline resources)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+CODE_SYSTEM_COLUMNS = ("code_system_id, url, version, resource_id, name, title, status, content, "
+                       "case_sensitive, is_current, concept_count, resource_json")
+
+
+@dataclass(frozen=True)
+class CodeSystemRow:
+    code_system_id: int
+    url: str
+    version: str
+    resource_id: str | None
+    name: str | None
+    title: str | None
+    status: str
+    content: str
+    case_sensitive: bool | None
+    is_current: bool
+    concept_count: int
+    resource_json: str
+
+
+@dataclass(frozen=True)
+class ConceptRow:
+    concept_id: int
+    code: str
+    display: str | None
+    definition: str | None
+    active: bool
+    abstract: bool
+    status: str | None
+
+
+@dataclass(frozen=True)
+class DesignationRow:
+    language: str | None
+    use_system: str | None
+    use_code: str | None
+    use_display: str | None
+    value: str
+    preferred: bool | None
+
+
+@dataclass(frozen=True)
+class PropertyRow:
+    code: str
+    type: str
+    value: str
+    value_system: str | None
+    value_display: str | None
+
+
+def _code_system(row: Any) -> CodeSystemRow:
+    return CodeSystemRow(int(row[0]), row[1], row[2] or "", row[3], row[4], row[5], row[6] or "active",
+                         row[7] or "complete", None if row[8] is None else bool(row[8]), bool(row[9]),
+                         int(row[10] or 0), row[11])
+
+
+def code_system_versions(conn: Connection, url: str) -> list[CodeSystemRow]:
+    """Every stored version of `url`, current first."""
+    rows = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system WHERE url = :url "
+                             "ORDER BY is_current DESC, code_system_id DESC"), {"url": url}).all()
+    return [_code_system(r) for r in rows]
+
+
+def all_code_systems(conn: Connection) -> list[CodeSystemRow]:
+    rows = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system ORDER BY url, version")).all()
+    return [_code_system(r) for r in rows]
+
+
+def code_system_by_id(conn: Connection, code_system_id: int) -> CodeSystemRow | None:
+    row = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system WHERE code_system_id = :id"),
+                       {"id": code_system_id}).first()
+    return _code_system(row) if row is not None else None
+
+
+def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: int, count: int
+                        ) -> tuple[int, list[CodeSystemRow]]:
+    """(total, one page) of code system versions matching FHIR search semantics: `url` and `version` exact,
+    `name`, `title` case-insensitive starts-with, `status` exact."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    for column in ("url", "version", "status"):
+        if column in filters:
+            clauses.append(f"{column} = :{column}")
+            params[column] = filters[column]
+    for column in ("name", "title"):
+        if column in filters:
+            clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
+            params[column] = _like_prefix(filters[column].lower())
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    total = int(conn.execute(text(f"SELECT COUNT(*) FROM code_system{where}"), params).scalar_one())
+    if count <= 0:
+        return total, []
+    rows = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system{where} "
+                             "ORDER BY url, version, code_system_id LIMIT :limit OFFSET :offset"),
+                        {**params, "limit": count, "offset": offset}).all()
+    return total, [_code_system(r) for r in rows]
+
+
+def _like_prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+_CONCEPT = "SELECT concept_id, code, display, definition, active, abstract, status FROM concept "
+
+
+def _concept(row: Any) -> ConceptRow:
+    return ConceptRow(int(row[0]), row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6])
+
+
+def find_concept(conn: Connection, code_system_id: int, code: str) -> ConceptRow | None:
+    """Exact (case-sensitive) match: one probe of the (code_system_id, code) unique index."""
+    row = conn.execute(text(_CONCEPT + "WHERE code_system_id = :cs AND code = :code"),
+                       {"cs": code_system_id, "code": code}).first()
+    return _concept(row) if row is not None else None
+
+
+def find_concept_ignoring_case(conn: Connection, code_system_id: int, code: str) -> ConceptRow | None:
+    """For code systems that declare caseSensitive=false, after the exact probe missed. Scans the one
+    code system (no index on lower(code)); only reached for codes sent in the wrong case."""
+    row = conn.execute(text(_CONCEPT + "WHERE code_system_id = :cs AND LOWER(code) = :code "
+                                       "ORDER BY concept_id LIMIT 1"),
+                       {"cs": code_system_id, "code": code.lower()}).first()
+    return _concept(row) if row is not None else None
+
+
+def concepts_of(conn: Connection, code_system_id: int) -> list[ConceptRow]:
+    rows = conn.execute(text(_CONCEPT + "WHERE code_system_id = :cs ORDER BY concept_id"),
+                        {"cs": code_system_id}).all()
+    return [_concept(r) for r in rows]
+
+
+def designations(conn: Connection, concept_id: int) -> list[DesignationRow]:
+    rows = conn.execute(text("SELECT language, use_system, use_code, use_display, value, preferred "
+                             "FROM designation WHERE concept_id = :id ORDER BY designation_id"),
+                        {"id": concept_id}).all()
+    return [DesignationRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else bool(r[5])) for r in rows]
+
+
+def designations_of_system(conn: Connection, code_system_id: int) -> dict[int, list[DesignationRow]]:
+    rows = conn.execute(text("SELECT d.concept_id, d.language, d.use_system, d.use_code, d.use_display, "
+                             "d.value, d.preferred FROM designation d JOIN concept c ON c.concept_id = "
+                             "d.concept_id WHERE c.code_system_id = :cs ORDER BY d.designation_id"),
+                        {"cs": code_system_id}).all()
+    out: dict[int, list[DesignationRow]] = {}
+    for r in rows:
+        out.setdefault(int(r[0]), []).append(
+            DesignationRow(r[1], r[2], r[3], r[4], r[5], None if r[6] is None else bool(r[6])))
+    return out
+
+
+def properties(conn: Connection, concept_id: int) -> list[PropertyRow]:
+    rows = conn.execute(text("SELECT code, type, value, value_system, value_display FROM concept_property "
+                             "WHERE concept_id = :id ORDER BY concept_property_id"), {"id": concept_id}).all()
+    return [PropertyRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+def properties_of_system(conn: Connection, code_system_id: int) -> dict[int, list[PropertyRow]]:
+    rows = conn.execute(text("SELECT concept_id, code, type, value, value_system, value_display "
+                             "FROM concept_property WHERE code_system_id = :cs ORDER BY concept_property_id"),
+                        {"cs": code_system_id}).all()
+    out: dict[int, list[PropertyRow]] = {}
+    for r in rows:
+        out.setdefault(int(r[0]), []).append(PropertyRow(r[1], r[2], r[3], r[4], r[5]))
+    return out
+
+
+def declared_properties(conn: Connection, code_system_id: int) -> dict[str, str]:
+    """code -> type of the properties the code system declares."""
+    rows = conn.execute(text("SELECT code, type FROM code_system_property WHERE code_system_id = :cs"),
+                        {"cs": code_system_id}).all()
+    return {r[0]: r[1] for r in rows}
+
+
+def parents(conn: Connection, concept_id: int) -> list[tuple[str, str | None]]:
+    """(code, display) of the direct parents."""
+    rows = conn.execute(text("SELECT c.code, c.display FROM concept_edge e JOIN concept c ON c.concept_id = "
+                             "e.parent_id WHERE e.child_id = :id ORDER BY c.code"), {"id": concept_id}).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def children(conn: Connection, concept_id: int) -> list[tuple[str, str | None]]:
+    """(code, display) of the direct children (primary key of concept_edge leads with parent_id)."""
+    rows = conn.execute(text("SELECT c.code, c.display FROM concept_edge e JOIN concept c ON c.concept_id = "
+                             "e.child_id WHERE e.parent_id = :id ORDER BY c.code"), {"id": concept_id}).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def edges_of_system(conn: Connection, code_system_id: int) -> list[tuple[int, int]]:
+    """(parent_id, child_id) of every direct is-a link of one version."""
+    rows = conn.execute(text("SELECT parent_id, child_id FROM concept_edge WHERE code_system_id = :cs"),
+                        {"cs": code_system_id}).all()
+    return [(int(r[0]), int(r[1])) for r in rows]
