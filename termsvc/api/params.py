@@ -6,6 +6,7 @@ dicts, and `resource` parameters as resources. No models are built: this is on t
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Request
@@ -114,8 +115,12 @@ async def read_params(request: Request) -> OpParams:
         return OpParams(items)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
-        form = await request.form()
-        items.extend((name, "query", str(value)) for name, value in form.multi_items())
+        # parsed here rather than by request.form(), which needs python-multipart (not a dependency)
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise Invalid("The form body is not valid UTF-8") from None
+        items.extend((name, "query", value) for name, value in pairs)
         return OpParams(items)
     resource = parse_body(body, content_type)
     items.extend(from_parameters(resource).items)
