@@ -1,0 +1,204 @@
+"""Finding and reading the files of SNOMED CT RF2 release packages (folders or zips).
+
+A package is the folder holding a `Snapshot/` folder (or, for flat copies, the folder holding the files);
+only Snapshot files are read, recognised by the RF2 file-name patterns. Rows are read strictly: exact
+header, exact field count, UTF-8 without BOM. The snowstorm test samples carry `#` comment lines and blank
+lines, which real releases never contain (every real row starts with an SCTID or UUID), so those are skipped."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Final
+
+from termsvc.errors import LoadError
+from termsvc.loaders.base import Progress
+from termsvc.store.loadrun import SourcePosition
+
+_REFSET: Final = ("id", "effectiveTime", "active", "moduleId", "refsetId", "referencedComponentId")
+_DESCRIPTION: Final = ("id", "effectiveTime", "active", "moduleId", "conceptId", "languageCode", "typeId", "term",
+                       "caseSignificanceId")
+_RELATIONSHIP_TAIL: Final = ("relationshipGroup", "typeId", "characteristicTypeId", "modifierId")
+
+# kind -> (file-name prefix, exact header)
+KINDS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "concept": ("sct2_Concept_", ("id", "effectiveTime", "active", "moduleId", "definitionStatusId")),
+    "description": ("sct2_Description_", _DESCRIPTION),
+    "text_definition": ("sct2_TextDefinition_", _DESCRIPTION),
+    "relationship": ("sct2_Relationship_", ("id", "effectiveTime", "active", "moduleId", "sourceId", "destinationId", *_RELATIONSHIP_TAIL)),
+    "concrete": ("sct2_RelationshipConcreteValues_", ("id", "effectiveTime", "active", "moduleId", "sourceId", "value", *_RELATIONSHIP_TAIL)),
+    "language": ("der2_cRefset_Language", (*_REFSET, "acceptabilityId")),
+    "association": ("der2_cRefset_Association", (*_REFSET, "targetComponentId")),
+    "attribute_value": ("der2_cRefset_AttributeValue", (*_REFSET, "valueId")),
+    "simple": ("der2_Refset_", _REFSET),
+    "extended_map": ("der2_iisssccRefset_ExtendedMap", (*_REFSET, "mapGroup", "mapPriority", "mapRule", "mapAdvice", "mapTarget", "correlationId", "mapCategoryId")),
+    "module_dependency": ("der2_ssRefset_ModuleDependency", (*_REFSET, "sourceEffectiveTime", "targetEffectiveTime")),
+}
+REQUIRED: Final = {"concept": "sct2_Concept_Snapshot_*.txt", "description": "sct2_Description_Snapshot*.txt",
+                   "relationship": "sct2_Relationship_Snapshot_*.txt"}
+_DATE_IN_NAME: Final = re.compile(r"_(\d{8})\.txt$")
+_PROGRESS_EVERY: Final = 20_000
+
+
+@dataclass(frozen=True)
+class Rf2File:
+    kind: str
+    name: str  # what errors call it: the file's path, or zip-path!member
+    path: Path  # the file itself, or the zip holding it
+    member: str | None
+    package: str
+
+    @property
+    def date(self) -> str | None:
+        match = _DATE_IN_NAME.search(self.name)
+        return match.group(1) if match else None
+
+    @contextmanager
+    def open(self) -> Iterator[IO[bytes]]:
+        if self.member is None:
+            with self.path.open("rb") as handle:
+                yield handle
+            return
+        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
+            yield handle
+
+    def size(self) -> int:
+        if self.member is None:
+            return self.path.stat().st_size
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.getinfo(self.member).file_size
+
+
+@dataclass
+class Package:
+    """One RF2 release package: its Snapshot files by kind."""
+
+    root: str
+    files: dict[str, list[Rf2File]] = field(default_factory=dict)
+
+    def of(self, kind: str) -> list[Rf2File]:
+        return self.files.get(kind, [])
+
+    @property
+    def date(self) -> str | None:
+        """The release date: the latest date in the package's RF2 file names (`..._YYYYMMDD.txt`)."""
+        dates = [f.date for files in self.files.values() for f in files if f.date]
+        return max(dates) if dates else None
+
+
+def classify(file_name: str) -> str | None:
+    """The kind of a Snapshot file from its RF2 name, or None for files this loader does not read."""
+    if "Snapshot" not in file_name or not file_name.endswith(".txt"):
+        return None
+    for kind, (prefix, _header) in KINDS.items():
+        if file_name.startswith(prefix):
+            return kind
+    return None
+
+
+def _package_root(parts: tuple[str, ...]) -> str:
+    if "Snapshot" in parts[:-1]:
+        return "/".join(parts[:parts.index("Snapshot")]) or "."
+    return "/".join(parts[:-1]) or "."
+
+
+def _add(packages: dict[str, Package], kind: str, rf2: Rf2File) -> None:
+    packages.setdefault(rf2.package, Package(rf2.package)).files.setdefault(kind, []).append(rf2)
+
+
+def _scan_zip(path: Path, packages: dict[str, Package]) -> None:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise LoadError(str(path), f"not a readable zip file ({exc})") from None
+    with archive:
+        for member in sorted(archive.namelist()):
+            parts = PurePosixPath(member).parts
+            kind = classify(parts[-1]) if parts else None
+            if kind:
+                _add(packages, kind, Rf2File(kind, f"{path}!{member}", path, member,
+                                             f"{path}!{_package_root(parts)}"))
+
+
+def find_packages(paths: list[Path]) -> list[Package]:
+    """Every RF2 package under `paths` (folders, zips, or folders holding zips), in a stable order."""
+    packages: dict[str, Package] = {}
+    for path in paths:
+        if not path.exists():
+            raise LoadError(str(path), "no such file or folder")
+        if path.is_file():
+            if not zipfile.is_zipfile(path):
+                raise LoadError(str(path), "expected an RF2 release folder or zip file")
+            _scan_zip(path, packages)
+            continue
+        for item in sorted(path.rglob("*")):
+            if item.suffix.lower() == ".zip" and item.is_file():
+                _scan_zip(item, packages)
+                continue
+            kind = classify(item.name)
+            if kind and item.is_file():
+                parts = item.relative_to(path).parts
+                root = path.joinpath(_package_root(parts))
+                _add(packages, kind, Rf2File(kind, str(item), item, None, str(root)))
+    if not packages:
+        raise LoadError(", ".join(map(str, paths)), "no SNOMED CT RF2 Snapshot files found (expected "
+                        "sct2_Concept_Snapshot_*.txt and the other RF2 files, in a folder or a zip)")
+    found = [packages[key] for key in sorted(packages)]
+    for package in found:
+        for kind, pattern in REQUIRED.items():
+            if not package.of(kind):
+                raise LoadError(package.root, f"the RF2 release is missing its {kind} snapshot file ({pattern})")
+    return found
+
+
+def read_rows(rf2: Rf2File, position: SourcePosition, progress: Progress) -> Iterator[list[str]]:
+    """The data rows of one RF2 file as lists of fields. Keeps `position` on the current line so errors
+    raised by whoever consumes the rows name it."""
+    header = KINDS[rf2.kind][1]
+    width = len(header)
+    position.file, position.line, position.path = rf2.name, None, None
+    task = progress.task(f"SNOMED CT {rf2.name.rsplit('/', 1)[-1]}", rf2.size())
+    pending_bytes = 0
+    seen_header = False
+    with rf2.open() as handle:
+        for number, raw in enumerate(handle, start=1):
+            position.line = number
+            pending_bytes += len(raw)
+            if number % _PROGRESS_EVERY == 0:
+                progress.advance(task, pending_bytes)
+                pending_bytes = 0
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raise LoadError(rf2.name, "the file starts with a byte-order mark; RF2 files are UTF-8 without "
+                                "a BOM", line=1)
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise LoadError(rf2.name, f"not valid UTF-8 text ({exc.reason} at byte {exc.start}); RF2 files "
+                                "are UTF-8", line=number) from None
+            if not line or line[0] == "#":
+                continue
+            fields = line.split("\t")
+            if not seen_header:
+                seen_header = True
+                if tuple(fields) != header:
+                    raise LoadError(rf2.name, f"wrong header for an RF2 {rf2.kind} file: expected "
+                                    f"{' '.join(header)!r}, found {' '.join(fields)!r}", line=number)
+                continue
+            if len(fields) != width:
+                if len(fields) < width:
+                    raise LoadError(rf2.name, f"short row: {len(fields)} fields where {width} are expected",
+                                    line=number, field_name=header[len(fields)])
+                raise LoadError(rf2.name, f"long row: {len(fields)} fields where {width} are expected",
+                                line=number)
+            active = fields[2]
+            if active != "1" and active != "0":
+                raise LoadError(rf2.name, f"active must be 0 or 1, not {active!r}", line=number, field_name="active")
+            yield fields
+    if not seen_header:
+        raise LoadError(rf2.name, f"empty file: no RF2 header ({' '.join(header)})", line=1)
+    progress.advance(task, pending_bytes)
+    progress.done(task)
