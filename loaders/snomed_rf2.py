@@ -66,8 +66,7 @@ KNOWN_DIALECTS: Final = {"900000000000509007": "en-US", "900000000000508004": "e
 USES: Final = {FSN: (SYSTEM, FSN, "Fully specified name"), SYNONYM: (SYSTEM, SYNONYM, "Synonym"),
                DEFINITION: (SYSTEM, DEFINITION, "Definition")}
 PROPERTIES: Final = [
-    {"code": "inactive", "type": "boolean", "uri": "http://snomed.info/field/Concept.active",
-     "description": "Whether the concept is inactive"},
+    {"code": "inactive", "type": "boolean", "description": "Whether the concept is inactive"},
     {"code": "moduleId", "type": "code", "uri": "http://snomed.info/field/Concept.moduleId",
      "description": "The module the concept belongs to"},
     {"code": "sufficientlyDefined", "type": "boolean", "uri": "http://snomed.info/field/Concept.definitionStatusId",
