@@ -274,7 +274,8 @@ def test_icd10_extended_map_is_a_concept_map(mini_rf2: Engine) -> None:
 
 def test_lenient_load_counts_what_it_skipped(mini_rf2: Engine) -> None:
     with mini_rf2.connect() as conn:
-        counts = json.loads(conn.execute(text("SELECT counts_json FROM load_run ORDER BY load_id")).first()[0])
+        first = conn.execute(text("SELECT counts_json FROM load_run ORDER BY load_id")).scalars().first()
+    counts = json.loads(first or "{}")
     assert counts["skipped: language refset rows naming unknown descriptions"] == 3
 
 
