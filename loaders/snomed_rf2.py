@@ -1,10 +1,9 @@
 """SNOMED CT from an RF2 release (folder or zip), Snapshot files only, into one code system version.
 
 System `http://snomed.info/sct`, version `http://snomed.info/sct/{module}/version/{yyyymmdd}`:
-- module: the edition's main module. Per package, the module no other module depends on in the
-  ModuleDependency refset; without that refset, the most frequent module of its concepts (then descriptions),
-  the model component module 900000000000012004 aside. International is 900000000000207008; when an extension
-  package is present, its module names the edition. Override with `module=`.
+- module: the edition's main module: 900000000000207008 for International; for a package with extension
+  content (modules with namespaced SCTIDs), the namespaced module holding most of its concepts (or descriptions).
+  When an extension package is among those loaded, its module names the edition. Override with `module=`.
 - date: the release date in the edition package's RF2 file names (`..._YYYYMMDD.txt`, the latest one; equal to
   the release's maximum effectiveTime in published releases, and known before any row is read); when the names
   carry none, the latest concept effectiveTime. Override with `effective_time=`.
@@ -54,7 +53,6 @@ from termsvc.loaders.snomed_refsets import (
 from termsvc.store.loadrun import CodeSystemWriter, LoadRun
 
 INTERNATIONAL: Final = "900000000000207008"
-MODEL_MODULE: Final = "900000000000012004"
 FSN: Final = "900000000000003001"
 SYNONYM: Final = "900000000000013009"
 DEFINITION: Final = "900000000000550004"
@@ -146,24 +144,19 @@ def _read_concepts(run: LoadRun, packages: list[Package], progress: Progress, st
 
 
 def _main_module(run: LoadRun, package: Package, concepts: Concepts, progress: Progress) -> str:
-    depends_on: dict[str, set[str]] = {}
-    for rf2 in package.of("module_dependency"):
-        for fields in read_rows(rf2, run.position, progress):
-            if fields[2] == "1":
-                depends_on.setdefault(fields[3], set()).add(fields[5])
-    needed = set().union(*depends_on.values()) if depends_on else set()
-    tops = sorted(set(depends_on) - needed - {MODEL_MODULE})
-    if len(tops) == 1:
-        return tops[0]
+    """An extension's modules have namespaced SCTIDs (partition 10); International modules never do. So the
+    package's main module is its namespaced module with most concepts (descriptions if it has no concepts),
+    else the International core module. Module dependency refsets do not settle it: in the International
+    release the leaf is a map module, not the core."""
     counts = concepts.module_counts.get(package.root) or collections.Counter()
     if not counts:
         for rf2 in package.of("description"):
             for fields in read_rows(rf2, run.position, progress):
                 counts[fields[3]] += 1
-    counts.pop(MODEL_MODULE, None)
-    if not counts:
-        return INTERNATIONAL
-    return counts.most_common(1)[0][0]
+    namespaced = [(n, m) for m, n in counts.items() if m[-3:-1] == "10"]
+    if namespaced:
+        return max(namespaced)[1]
+    return INTERNATIONAL
 
 
 def _edition(run: LoadRun, packages: list[Package], concepts: Concepts, progress: Progress,
