@@ -83,6 +83,8 @@ def load(
                                                  help="Make this version current (default: the latest "
                                                       "version becomes current).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    version: Annotated[str | None, typer.Option("--version", help="The release's version, for releases whose "
+                                                                  "files and name do not say (LOINC).")] = None,
 ) -> None:
     """Load a release into the store, atomically: on any error the store stays as it was."""
     from termsvc.cli.progress import RichProgress
@@ -95,7 +97,9 @@ def load(
         raise fail(f"unknown kind {kind!r}; choose one of: {', '.join(LOADERS)}", 2)
     _ensure_schema()
     engine = make_engine(state.settings.database_url, pool_size=1)
-    options = {} if current is None else {"current": current}
+    options: dict[str, object] = {} if current is None else {"current": current}
+    if version is not None:
+        options["version"] = version
     try:
         if quiet:
             summary = run_load(engine, kind, path, replace=replace, progress=NullProgress(), **options)
