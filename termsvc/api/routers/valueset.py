@@ -1,7 +1,152 @@
-"""ValueSet: read, search and operations."""
+"""ValueSet over HTTP: read, search and $expand (type and instance level). The work is in
+`termsvc.ops.expand`; inline `tx-resource` resources are visible through `termsvc.ops.context`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import Connection, Engine, text
+
+from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.params import read_params
+from termsvc.api.render import fhir_response
+from termsvc.api.routers.metadata import base_url_of
+from termsvc.errors import Invalid, NotFound
+from termsvc.ops.context import op_connection
+from termsvc.ops.expand import expand, request_from
 
 router = APIRouter(tags=["ValueSet"])
+
+SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"),
+                 ("status", "token")]
+declare(ResourceCapability("ValueSet", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
+                           operations=["expand"]))
+
+DEFAULT_COUNT = 50
+MAX_COUNT = 1000
+_EXPAND_DOC = "Expand a value set (R4 ValueSet/$expand): url, valueSet, count/offset paging, filter, tx-resource."
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _threshold(request: Request) -> int:
+    raw = request.headers.get("x-too-costly-threshold")
+    if raw and raw.strip().isdigit():
+        return int(raw.strip())
+    return int(request.app.state.settings.max_expansion_size)
+
+
+def _by_id(conn: Connection, resource_id: str) -> dict[str, Any]:
+    row = conn.execute(text("SELECT resource_json FROM value_set WHERE resource_id = :id ORDER BY value_set_id DESC"),
+                       {"id": resource_id}).first()
+    if row is None:
+        raise NotFound(f"ValueSet/{resource_id} is not known", expression=["id"])
+    resource: dict[str, Any] = orjson.loads(row[0])
+    return resource
+
+
+async def _expand(request: Request, resource_id: str | None) -> Response:
+    params = await read_params(request)
+    with op_connection(_engine(request), params) as conn:
+        instance = _by_id(conn, resource_id) if resource_id else None
+        expand_request = request_from(conn, params, instance, accept_language=request.headers.get("accept-language"),
+                                      threshold=_threshold(request))
+        result = expand(conn, params, expand_request)
+    return fhir_response(request, result)
+
+
+@router.get("/ValueSet/$expand", summary="$expand (GET)", description=_EXPAND_DOC)
+@router.post("/ValueSet/$expand", summary="$expand (POST Parameters)", description=_EXPAND_DOC)
+async def expand_type(request: Request) -> Response:
+    return await _expand(request, None)
+
+
+@router.get("/ValueSet/{resource_id}/$expand", summary="$expand one ValueSet (GET)")
+@router.post("/ValueSet/{resource_id}/$expand", summary="$expand one ValueSet (POST)")
+async def expand_instance(request: Request, resource_id: str) -> Response:
+    return await _expand(request, resource_id)
+
+
+@router.get("/ValueSet/{resource_id}", summary="Read a ValueSet")
+def read(request: Request, resource_id: str) -> Response:
+    with _engine(request).connect() as conn:
+        resource = _by_id(conn, resource_id)
+    return fhir_response(request, resource)
+
+
+def _non_negative(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
+    return int(raw)
+
+
+def _summarise(resource: dict[str, Any], summary: str) -> dict[str, Any]:
+    if summary in ("true", "text"):
+        return {k: v for k, v in resource.items() if k not in ("compose", "expansion", "text")}
+    if summary == "data":
+        return {k: v for k, v in resource.items() if k != "text"}
+    return resource
+
+
+@router.get("/ValueSet", summary="Search ValueSets (url, version, name, title, status, _summary, _count, _offset)")
+def search(request: Request) -> Response:
+    query = request.query_params
+    summary = (query.get("_summary") or "false").lower()
+    if summary not in ("true", "false", "count", "data", "text"):
+        raise Invalid(f"_summary must be true, false, count, data or text, not {summary!r}", expression=["_summary"])
+    count = min(_non_negative(request, "_count", DEFAULT_COUNT), MAX_COUNT)
+    offset = _non_negative(request, "_offset", 0)
+    filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
+    clauses: list[str] = []
+    bind: dict[str, Any] = {}
+    for column in ("url", "version", "status"):
+        if column in filters:
+            clauses.append(f"{column} = :{column}")
+            bind[column] = filters[column]
+    for column in ("name", "title"):
+        if column in filters:
+            clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
+            value = filters[column].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            bind[column] = value + "%"
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    if summary == "count":
+        count = 0
+    with _engine(request).connect() as conn:
+        total = int(conn.execute(text(f"SELECT COUNT(*) FROM value_set{where}"), bind).scalar_one())
+        rows = conn.execute(text(f"SELECT value_set_id, resource_id, resource_json FROM value_set{where} "
+                                 "ORDER BY url, version, value_set_id LIMIT :lim OFFSET :off"),
+                            {**bind, "lim": count, "off": offset}).all() if count else []
+    base = base_url_of(request)
+    entries = []
+    for row in rows:
+        resource = orjson.loads(row[2])
+        resource_id = row[1] or str(row[0])
+        resource.setdefault("id", resource_id)
+        entries.append({"fullUrl": f"{base}/ValueSet/{resource_id}", "resource": _summarise(resource, summary),
+                        "search": {"mode": "match"}})
+    keep = dict(filters)
+    if summary != "false":
+        keep["_summary"] = summary
+
+    def link(at: int) -> str:
+        return f"{base}/ValueSet?{urlencode({**keep, '_count': str(count), '_offset': str(at)})}"
+
+    links = [{"relation": "self", "url": link(offset)}]
+    if count and offset + count < total:
+        links.append({"relation": "next", "url": link(offset + count)})
+    if count and offset > 0:
+        links.append({"relation": "previous", "url": link(max(0, offset - count))})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+    if entries:
+        bundle["entry"] = entries
+    return fhir_response(request, bundle)

@@ -1,0 +1,230 @@
+"""ValueSet/$expand: parameters in, a ValueSet with its expansion out (plain dicts, no models).
+
+The value set (by url, inline `valueSet`, or the instance addressed) is compiled to one SQL condition
+(valuesets.compose); the total is counted and only the requested page is read, so paging has no cap and
+costs the same at any offset. An unpaged expansion larger than the threshold is refused as too costly."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from termsvc.api.params import OpParams
+from termsvc.errors import Invalid, TooCostly
+from termsvc.ops.codesystems import language_matches, parse_languages
+from termsvc.store import queries as q
+from valuesets.compose import Compiled, Compiler
+from valuesets.expand import Query, Row, designations_for, properties_for
+from valuesets.finder import find_value_set
+from valuesets.versions import VersionRules
+
+# request parameters echoed in expansion.parameter, as the reference servers do
+ECHOED = ("activeOnly", "count", "offset", "excludeNested", "includeDesignations", "includeDefinition",
+          "displayLanguage", "filter", "designation", "excludeNotForUI", "excludePostCoordinated",
+          "system-version", "check-system-version", "force-system-version", "property", "limitedExpansion",
+          "default-to-latest-version", "incomplete-ok")
+_VALUE_TYPE = {"activeOnly": "Boolean", "count": "Integer", "offset": "Integer", "excludeNested": "Boolean",
+               "includeDesignations": "Boolean", "includeDefinition": "Boolean", "displayLanguage": "Code",
+               "filter": "String", "designation": "String", "excludeNotForUI": "Boolean",
+               "excludePostCoordinated": "Boolean", "system-version": "Canonical", "check-system-version":
+               "Canonical", "force-system-version": "Canonical", "property": "String", "limitedExpansion": "Boolean",
+               "default-to-latest-version": "Boolean", "incomplete-ok": "Boolean"}
+
+
+@dataclass
+class ExpandRequest:
+    value_set: dict[str, Any]
+    offset: int = 0
+    count: int | None = None
+    active_only: bool = False
+    text_filter: str | None = None
+    include_designations: bool = False
+    include_definition: bool = False
+    languages: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+    rules: VersionRules | None = None
+    threshold: int = 1_000_000
+
+
+def _strings(params: OpParams, name: str) -> list[str]:
+    return [str(v) for v in params.all(name) if not isinstance(v, dict | list)]
+
+
+def value_set_of(conn: Connection, params: OpParams, instance: dict[str, Any] | None) -> dict[str, Any]:
+    if instance is not None:
+        return instance
+    inline = params.resources("valueSet")
+    if inline:
+        return inline[0]
+    url = params.string("url") or params.string("context")
+    if not url:
+        raise Invalid("Unable to find the value set to expand: supply url, valueSet or an id", issue_code="required",
+                      expression=["url"])
+    url, _, embedded = url.partition("|")
+    return find_value_set(conn, url, params.string("valueSetVersion") or embedded or None)
+
+
+def request_from(conn: Connection, params: OpParams, instance: dict[str, Any] | None, *,
+                 accept_language: str | None, threshold: int) -> ExpandRequest:
+    offset = params.integer("offset", 0) or 0
+    count = params.integer("count")
+    if offset < 0 or (count is not None and count < 0):
+        raise Invalid("offset and count must not be negative", expression=["offset" if offset < 0 else "count"])
+    language = params.string("displayLanguage") or accept_language
+    return ExpandRequest(
+        value_set=value_set_of(conn, params, instance), offset=offset, count=count,
+        active_only=params.boolean("activeOnly", False) is True, text_filter=params.string("filter") or None,
+        include_designations=params.boolean("includeDesignations", False) is True,
+        include_definition=params.boolean("includeDefinition", False) is True,
+        languages=tuple(parse_languages(language)), properties=tuple(_strings(params, "property")),
+        rules=VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
+                                      _strings(params, "check-system-version")),
+        threshold=threshold)
+
+
+def _display(row: Row, cs: q.CodeSystemRow | None, designations: list[q.DesignationRow],
+             languages: tuple[str, ...], cs_language: str | None) -> str | None:
+    for wanted in languages:
+        if cs_language and language_matches(cs_language, wanted):
+            return row.display
+        for d in designations:
+            if d.language and language_matches(d.language, wanted) and d.use_code in (None, "display"):
+                return d.value
+    return row.display
+
+
+def _coding_value(prop: q.PropertyRow) -> dict[str, Any]:
+    if prop.type == "Coding":
+        coding = {"system": prop.value_system, "code": prop.value, "display": prop.value_display}
+        return {"valueCoding": {k: v for k, v in coding.items() if v}}
+    if prop.type == "boolean":
+        return {"valueBoolean": prop.value == "true"}
+    if prop.type == "integer":
+        return {"valueInteger": int(prop.value)}
+    if prop.type == "decimal":
+        return {"valueDecimal": float(prop.value)}
+    key = {"code": "valueCode", "dateTime": "valueDateTime"}.get(prop.type, "valueString")
+    return {key: prop.value}
+
+
+def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows: list[Row]) -> list[dict[str, Any]]:
+    ids = [r.concept_id for r in rows]
+    need_designations = request.include_designations or bool(request.languages)
+    designations = designations_for(conn, ids) if need_designations else {}
+    properties = properties_for(conn, ids, list(request.properties))
+    languages = {cs_id: _cs_language(cs) for cs_id, cs in compiled.used_systems.items()}
+    multi_version = _multi_version(compiled)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        cs = compiled.used_systems.get(row.code_system_id)
+        entry: dict[str, Any] = {"system": cs.url if cs else None}
+        if cs and cs.version and multi_version.get(cs.url):
+            entry["version"] = cs.version
+        if row.abstract:
+            entry["abstract"] = True
+        if not row.active:
+            entry["inactive"] = True
+        entry["code"] = row.code
+        own = compiled.compose_displays.get((row.code_system_id, row.code))
+        display = own.display if own and own.display else _display(
+            row, cs, designations.get(row.concept_id, []), request.languages, languages.get(row.code_system_id))
+        if display:
+            entry["display"] = display
+        if request.include_designations:
+            listed = [_designation(d) for d in designations.get(row.concept_id, [])]
+            if own:
+                listed.extend(own.designations)
+            if listed:
+                entry["designation"] = listed
+        if request.include_definition and row.definition:
+            entry.setdefault("extension", []).append({
+                "url": "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition",
+                "valueString": row.definition})
+        props = properties.get(row.concept_id)
+        if props:
+            entry["extension"] = entry.get("extension", []) + [{
+                "url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property",
+                "extension": [{"url": "code", "valueCode": p.code}, {"url": "value", **_coding_value(p)}]}
+                for p in props]
+        out.append(entry)
+    return out
+
+
+def _multi_version(compiled: Compiled) -> dict[str, bool]:
+    seen: dict[str, int] = {}
+    for cs in compiled.used_systems.values():
+        seen[cs.url] = seen.get(cs.url, 0) + 1
+    return {url: n > 1 for url, n in seen.items()}
+
+
+def _cs_language(cs: q.CodeSystemRow) -> str | None:
+    import orjson
+    resource = orjson.loads(cs.resource_json) if cs.resource_json else {}
+    language = resource.get("language") if isinstance(resource, dict) else None
+    return language if isinstance(language, str) else None
+
+
+def _designation(d: q.DesignationRow) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if d.language:
+        out["language"] = d.language
+    if d.use_system or d.use_code:
+        out["use"] = {k: v for k, v in (("system", d.use_system), ("code", d.use_code), ("display", d.use_display))
+                      if v}
+    out["value"] = d.value
+    return out
+
+
+def _echo(params: OpParams) -> list[dict[str, Any]]:
+    echoed: list[dict[str, Any]] = []
+    for name, kind, value in params.items:
+        if name not in ECHOED or isinstance(value, dict | list):
+            continue
+        value_type = kind if kind not in ("query", "", "part", "resource") else _VALUE_TYPE[name]
+        if value_type == "Boolean" and isinstance(value, str):
+            value = value.lower() == "true"
+        elif value_type == "Integer" and isinstance(value, str):
+            value = int(value)
+        echoed.append({"name": name, f"value{value_type}": value})
+    return echoed
+
+
+def _canonical(value_set: dict[str, Any]) -> str:
+    url = value_set.get("url") or "??"
+    return f"{url}|{value_set['version']}" if value_set.get("version") else str(url)
+
+
+def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[str, Any]:
+    compiler = Compiler(conn, request.rules or VersionRules(), find_value_set)
+    compiled = compiler.compile(request.value_set, "c")
+    query = Query(compiled, active_only=request.active_only, text_filter=request.text_filter)
+    total = query.total(conn)
+    if request.count is None and total - request.offset > request.threshold:
+        raise TooCostly(f"The value set '{_canonical(request.value_set)}' expansion has too many codes to produce "
+                        f"(>{request.threshold})", message_id="VALUESET_TOO_COSTLY")
+    rows = query.page(conn, request.offset, request.count) if request.count != 0 else []
+    parameters = _echo(params)
+    for cs in sorted(compiled.used_systems.values(), key=lambda c: (c.url, c.version)):
+        parameters.append({"name": "used-codesystem", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url})
+    for vs in compiled.used_value_sets:
+        parameters.append({"name": "used-valueset", "valueUri": vs})
+    expansion: dict[str, Any] = {
+        "identifier": f"urn:uuid:{uuid.uuid4()}",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "total": total,
+    }
+    if request.offset or request.count is not None:
+        expansion["offset"] = request.offset
+    if parameters:
+        expansion["parameter"] = parameters
+    contains = _contains(conn, request, compiled, rows)
+    if contains:
+        expansion["contains"] = contains
+    result = {k: v for k, v in request.value_set.items() if k not in ("expansion", "text")}
+    result["resourceType"] = "ValueSet"
+    result["expansion"] = expansion
+    return result

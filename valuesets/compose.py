@@ -1,0 +1,119 @@
+"""A ValueSet's `compose` compiled to one SQL condition over a concept alias.
+
+Includes are OR-ed, excludes AND NOT-ed; within an include, the system (a version resolved by the
+version rules), its explicit codes, its filters and its imported value sets are AND-ed. Imported value sets
+compile recursively into subqueries, so an expansion is one statement whatever the nesting; a value set
+that imports itself, directly or not, is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from termsvc.errors import Invalid
+from termsvc.store import queries as q
+from valuesets.filters import filter_sql
+from valuesets.sql import SqlBuilder
+from valuesets.versions import VersionRules, resolve_system
+
+# finds a value set by url and optional version (stored, inline or implicit)
+ValueSetFinder = Callable[[Connection, str, str | None], dict[str, Any]]
+
+
+@dataclass
+class ComposeDisplay:
+    display: str | None
+    designations: list[dict[str, Any]]
+
+
+@dataclass
+class Compiled:
+    condition: str
+    params: dict[str, Any]
+    used_systems: dict[int, q.CodeSystemRow] = field(default_factory=dict)
+    used_value_sets: list[str] = field(default_factory=list)
+    # (code_system_id, code) -> the display and designations the value set gives the code
+    compose_displays: dict[tuple[int, str], ComposeDisplay] = field(default_factory=dict)
+
+
+class Compiler:
+    def __init__(self, conn: Connection, rules: VersionRules, find_value_set: ValueSetFinder) -> None:
+        self.conn = conn
+        self.rules = rules
+        self.find = find_value_set
+        self.sql = SqlBuilder(conn.dialect.name)
+        self.used_systems: dict[int, q.CodeSystemRow] = {}
+        self.used_value_sets: list[str] = []
+        self.displays: dict[tuple[int, str], ComposeDisplay] = {}
+        self._stack: list[str] = []
+        self._declared: dict[int, dict[str, str]] = {}
+
+    def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
+        condition = self.value_set(value_set, alias, top=True)
+        return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays)
+
+    def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
+        key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
+        if key in self._stack:
+            chain = " -> ".join([*self._stack, key])
+            raise Invalid(f"Circular value set import: {chain}", issue_code="processing",
+                          message_id="VALUESET_CIRCULAR_REFERENCE")
+        self._stack.append(key)
+        try:
+            compose = value_set.get("compose")
+            if not isinstance(compose, dict):
+                if isinstance(value_set.get("expansion"), dict):
+                    raise Invalid(f"The value set {value_set.get('url')} has an expansion but no compose; only "
+                                  "value sets with a compose can be expanded here", issue_code="not-supported")
+                raise Invalid(f"The value set {value_set.get('url')} has no compose", issue_code="invalid")
+            includes = [self.include(i, alias, display_from=top) for i in compose.get("include", []) or []]
+            excludes = [self.include(e, alias, display_from=False) for e in compose.get("exclude", []) or []]
+            condition = "(" + (" OR ".join(includes) if includes else "1=0") + ")"
+            if excludes:
+                condition = f"({condition} AND NOT ({' OR '.join(excludes)}))"
+            if compose.get("inactive") is False:
+                condition = f"({condition} AND {alias}.active)"
+            return condition
+        finally:
+            self._stack.pop()
+
+    def _declared_properties(self, cs: q.CodeSystemRow) -> dict[str, str]:
+        if cs.code_system_id not in self._declared:
+            self._declared[cs.code_system_id] = q.declared_properties(self.conn, cs.code_system_id)
+        return self._declared[cs.code_system_id]
+
+    def include(self, include: dict[str, Any], alias: str, *, display_from: bool) -> str:
+        parts: list[str] = []
+        system = include.get("system")
+        if isinstance(system, str) and system:
+            cs = resolve_system(self.conn, system, include.get("version"), self.rules)
+            self.used_systems[cs.code_system_id] = cs
+            parts.append(f"{alias}.code_system_id = {self.sql.bind(cs.code_system_id)}")
+            concepts = [c for c in include.get("concept", []) or [] if isinstance(c, dict) and c.get("code")]
+            if concepts:
+                codes = [str(c["code"]) for c in concepts]
+                if cs.case_sensitive is False:
+                    lowered = [c.lower() for c in codes]
+                    parts.append(f"LOWER({alias}.code) IN {self.sql.values(lowered)}")
+                else:
+                    parts.append(f"{alias}.code IN {self.sql.values(codes)}")
+                if display_from:
+                    for c in concepts:
+                        if c.get("display") or c.get("designation"):
+                            self.displays[(cs.code_system_id, str(c["code"]))] = ComposeDisplay(
+                                c.get("display"), list(c.get("designation") or []))
+            for flt in include.get("filter", []) or []:
+                parts.append(filter_sql(self.conn, self.sql, cs, flt, alias, self._declared_properties(cs)))
+        for canonical in include.get("valueSet", []) or []:
+            url, _, version = str(canonical).partition("|")
+            imported = self.find(self.conn, url, version or None)
+            self.used_value_sets.append(str(canonical))
+            sub = self.sql.alias()
+            parts.append(f"{alias}.concept_id IN (SELECT {sub}.concept_id FROM concept {sub} WHERE "
+                         f"{self.value_set(imported, sub)})")
+        if not parts:
+            raise Invalid("A value set include needs a system or a valueSet", expression=["ValueSet.compose.include"])
+        return "(" + " AND ".join(parts) + ")"

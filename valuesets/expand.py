@@ -1,0 +1,112 @@
+"""Running a compiled value set: the total, one page of concepts in a stable order, and what each entry of
+`expansion.contains` shows (display by language, designations, flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from termsvc.store import queries as q
+from valuesets.compose import Compiled
+
+COLUMNS = "c.concept_id, c.code_system_id, c.code, c.display, c.definition, c.active, c.abstract, c.status"
+
+
+@dataclass(frozen=True)
+class Row:
+    concept_id: int
+    code_system_id: int
+    code: str
+    display: str | None
+    definition: str | None
+    active: bool
+    abstract: bool
+    status: str | None
+
+
+@dataclass
+class Query:
+    compiled: Compiled
+    active_only: bool = False
+    text_filter: str | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        params = dict(self.compiled.params)
+        where = self.compiled.condition
+        if self.active_only:
+            where += " AND c.active"
+        if self.text_filter:
+            for index, word in enumerate(self.text_filter.lower().split()):
+                start, inner = f"tf{index}", f"tfi{index}"
+                params[start] = _like(word) + "%"
+                params[inner] = "% " + _like(word) + "%"
+                where += (f" AND (LOWER(c.display) LIKE :{start} ESCAPE '\\' OR LOWER(c.display) LIKE :{inner} "
+                          f"ESCAPE '\\' OR LOWER(c.code) LIKE :{start} ESCAPE '\\' OR EXISTS (SELECT 1 FROM "
+                          f"designation d WHERE d.concept_id = c.concept_id AND (LOWER(d.value) LIKE :{start} "
+                          f"ESCAPE '\\' OR LOWER(d.value) LIKE :{inner} ESCAPE '\\')))")
+        return where, params
+
+    def total(self, conn: Connection) -> int:
+        where, params = self.where()
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM concept c WHERE {where}"), params).scalar_one())
+
+    def page(self, conn: Connection, offset: int, count: int | None) -> list[Row]:
+        where, params = self.where()
+        order = "c.concept_id"
+        if self.text_filter:
+            # relevance: the display equal to the text, then starting with it, then shorter displays
+            params["tfx"] = self.text_filter.lower()
+            params["tfs"] = _like(self.text_filter.lower()) + "%"
+            order = ("CASE WHEN LOWER(c.display) = :tfx THEN 0 WHEN LOWER(c.display) LIKE :tfs ESCAPE '\\' "
+                     "THEN 1 ELSE 2 END, LENGTH(c.display), c.concept_id")
+        sql = f"SELECT {COLUMNS} FROM concept c WHERE {where} ORDER BY {order}"
+        if count is not None:
+            sql += " LIMIT :lim"
+            params["lim"] = count
+        if offset:
+            if count is None:
+                sql += " LIMIT -1" if conn.dialect.name == "sqlite" else ""
+            sql += " OFFSET :off"
+            params["off"] = offset
+        return [Row(int(r[0]), int(r[1]), r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7])
+                for r in conn.execute(text(sql), params)]
+
+
+def _like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def designations_for(conn: Connection, ids: list[int]) -> dict[int, list[q.DesignationRow]]:
+    if not ids:
+        return {}
+    out: dict[int, list[q.DesignationRow]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        binds = ", ".join(f":i{n}" for n in range(len(chunk)))
+        rows = conn.execute(text("SELECT concept_id, language, use_system, use_code, use_display, value, preferred "
+                                 f"FROM designation WHERE concept_id IN ({binds}) ORDER BY designation_id"),
+                            {f"i{n}": v for n, v in enumerate(chunk)}).all()
+        for r in rows:
+            out.setdefault(int(r[0]), []).append(
+                q.DesignationRow(r[1], r[2], r[3], r[4], r[5], None if r[6] is None else bool(r[6])))
+    return out
+
+
+def properties_for(conn: Connection, ids: list[int], names: list[str]) -> dict[int, list[q.PropertyRow]]:
+    if not ids or not names:
+        return {}
+    out: dict[int, list[q.PropertyRow]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        binds = ", ".join(f":i{n}" for n in range(len(chunk)))
+        pbinds = ", ".join(f":n{n}" for n in range(len(names)))
+        params: dict[str, Any] = {f"i{n}": v for n, v in enumerate(chunk)}
+        params.update({f"n{n}": v for n, v in enumerate(names)})
+        rows = conn.execute(text("SELECT concept_id, code, type, value, value_system, value_display FROM "
+                                 f"concept_property WHERE concept_id IN ({binds}) AND code IN ({pbinds}) "
+                                 "ORDER BY concept_property_id"), params).all()
+        for r in rows:
+            out.setdefault(int(r[0]), []).append(q.PropertyRow(r[1], r[2], r[3], r[4], r[5]))
+    return out

@@ -1,0 +1,34 @@
+"""Finding a value set by canonical url (+ version): stored (inline ones included, they are written to the
+store for the request) or implicit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, text
+
+from termsvc.errors import NotFound
+from termsvc.store.versions import version_key
+from valuesets.implicit import implicit_value_set
+from valuesets.versions import version_matches
+
+
+def stored_value_set(conn: Connection, url: str, version: str | None) -> dict[str, Any] | None:
+    rows = conn.execute(text("SELECT version, resource_json FROM value_set WHERE url = :url"), {"url": url}).all()
+    if version:
+        rows = [r for r in rows if r[0] == version] or [r for r in rows if version_matches(r[0] or "", version)]
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: version_key(r[0] or ""))
+    resource: dict[str, Any] = orjson.loads(best[1])
+    return resource
+
+
+def find_value_set(conn: Connection, url: str, version: str | None) -> dict[str, Any]:
+    found = stored_value_set(conn, url, version) or implicit_value_set(conn, url, version)
+    if found is None:
+        shown = f"{url}|{version}" if version else url
+        raise NotFound(f"A definition for the value Set '{shown}' could not be found",
+                       message_id="Unable_to_resolve_value_Set_")
+    return found

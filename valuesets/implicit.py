@@ -1,0 +1,55 @@
+"""Value sets defined by a url rather than stored: SNOMED CT `?fhir_vs` forms, all of LOINC, and the
+`valueSet` element of any stored code system (all its codes). Each becomes an ordinary compose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+
+
+def _value_set(url: str, include: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"resourceType": "ValueSet", "url": url, "name": name, "status": "active",
+            "compose": {"include": [include]}}
+
+
+def _snomed(url: str) -> dict[str, Any] | None:
+    base, _, query = url.partition("?")
+    system = base if base == SNOMED else None
+    if base.startswith(SNOMED + "/") and "/version/" in base:
+        system = SNOMED
+    if system is None or not query.startswith("fhir_vs"):
+        return None
+    include: dict[str, Any] = {"system": SNOMED}
+    if "/version/" in base:
+        include["version"] = base
+    rest = query[len("fhir_vs"):]
+    if rest.startswith("=isa/"):
+        include["filter"] = [{"property": "concept", "op": "is-a", "value": rest[5:]}]
+    elif rest.startswith("=refset/"):
+        include["filter"] = [{"property": "refset", "op": "=", "value": rest[8:]}]
+    elif rest == "=refset":
+        include["filter"] = [{"property": "refset", "op": "exists", "value": "true"}]
+    elif rest:
+        return None
+    return _value_set(url, include, "SNOMED CT implicit value set")
+
+
+def implicit_value_set(conn: Connection, url: str, version: str | None) -> dict[str, Any] | None:
+    found = _snomed(url)
+    if found is not None:
+        return found
+    if url == LOINC + "/vs":
+        return _value_set(url, {"system": LOINC}, "All LOINC codes")
+    # a code system's own `valueSet`: every code of that code system
+    rows = conn.execute(text("SELECT url, version, resource_json FROM code_system WHERE resource_json LIKE :pat "
+                             "ORDER BY is_current DESC"), {"pat": f'%"valueSet": "{url}"%'}).all()
+    for row in rows:
+        include: dict[str, Any] = {"system": row[0]}
+        if version and row[1]:
+            include["version"] = row[1]
+        return _value_set(url, include, f"All codes of {row[0]}")
+    return None

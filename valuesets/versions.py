@@ -1,0 +1,75 @@
+"""Which version of a code system a value set include uses: `force-system-version` over the include's own
+version over `system-version` over the current version; `check-system-version` refuses a mismatch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from termsvc.errors import NotFound
+from termsvc.store import queries as q
+from termsvc.store.versions import version_key
+
+
+def _canonicals(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        url, _, version = value.partition("|")
+        if url and version:
+            out[url] = version
+    return out
+
+
+@dataclass
+class VersionRules:
+    force: dict[str, str] = field(default_factory=dict)
+    default: dict[str, str] = field(default_factory=dict)
+    check: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_lists(cls, force: list[str], default: list[str], check: list[str]) -> VersionRules:
+        return cls(_canonicals(force), _canonicals(default), _canonicals(check))
+
+
+def version_matches(stored: str, wanted: str) -> bool:
+    """Exact, a partial version ('1.0' for '1.0.2'), or a wildcard ('1.x', '1.*')."""
+    if stored == wanted:
+        return True
+    parts = wanted.split(".")
+    if parts and parts[-1] in ("x", "X", "*"):
+        prefix = ".".join(parts[:-1])
+        return not prefix or stored == prefix or stored.startswith(prefix + ".")
+    return stored.startswith(wanted + ".")
+
+
+def pick_version(rows: list[q.CodeSystemRow], wanted: str | None) -> q.CodeSystemRow | None:
+    if not rows:
+        return None
+    if not wanted:
+        return rows[0]  # current first
+    exact = [r for r in rows if r.version == wanted]
+    if exact:
+        return exact[0]
+    matching = [r for r in rows if version_matches(r.version, wanted)]
+    return max(matching, key=lambda r: version_key(r.version)) if matching else None
+
+
+def resolve_system(conn: Connection, url: str, include_version: str | None, rules: VersionRules,
+                   ) -> q.CodeSystemRow:
+    wanted = rules.force.get(url) or include_version or rules.default.get(url)
+    rows = q.code_system_versions(conn, url)
+    row = pick_version(rows, wanted)
+    if row is None:
+        if not rows:
+            raise NotFound(f"A definition for CodeSystem '{url}' could not be found, so the value set cannot "
+                           "be expanded", message_id="UNKNOWN_CODESYSTEM_EXP")
+        known = ", ".join(sorted((r.version for r in rows), key=version_key))
+        raise NotFound(f"A definition for CodeSystem '{url}' version '{wanted}' could not be found, so the value "
+                       f"set cannot be expanded. Valid versions: {known}",
+                       message_id="UNKNOWN_CODESYSTEM_VERSION_EXP")
+    checked = rules.check.get(url)
+    if checked and not version_matches(row.version, checked):
+        raise NotFound(f"The version '{row.version}' is not allowed for system '{url}': required to be "
+                       f"'{checked}' by a version rule", message_id="VALUESET_VERSION_CHECK")
+    return row
