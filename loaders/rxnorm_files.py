@@ -1,0 +1,190 @@
+"""Finding and reading the RRF files of an RxNorm release (the `rrf/` folder, the release folder or the zip).
+
+Layouts are NLM's (RxNorm Technical Documentation, section "Data Files - RxNorm Rich Release Format"): every
+row is pipe-delimited and ends with a pipe, so a row of N columns splits into N + 1 parts, the last empty.
+Files carry no header. Rows are read strictly: UTF-8 without BOM, the exact column count, the trailing pipe;
+anything else is a LoadError naming the file, line and field."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import IO, Final
+
+from termsvc.errors import LoadError
+from termsvc.loaders.base import Progress
+from termsvc.store.loadrun import SourcePosition
+
+LAYOUTS: Final[dict[str, tuple[str, ...]]] = {
+    "RXNCONSO.RRF": ("RXCUI", "LAT", "TS", "LUI", "STT", "SUI", "ISPREF", "RXAUI", "SAUI", "SCUI", "SDUI", "SAB",
+                     "TTY", "CODE", "STR", "SRL", "SUPPRESS", "CVF"),
+    "RXNREL.RRF": ("RXCUI1", "RXAUI1", "STYPE1", "REL", "RXCUI2", "RXAUI2", "STYPE2", "RELA", "RUI", "SRUI", "SAB",
+                   "SL", "DIR", "RG", "SUPPRESS", "CVF"),
+    "RXNSAT.RRF": ("RXCUI", "LUI", "SUI", "RXAUI", "STYPE", "CODE", "ATUI", "SATUI", "ATN", "SAB", "ATV",
+                   "SUPPRESS", "CVF"),
+    "RXNSTY.RRF": ("RXCUI", "TUI", "STN", "STY", "ATUI", "CVF"),
+    "RXNCUI.RRF": ("cui1", "ver_start", "ver_end", "cardinality", "cui2"),
+    "RXNCUICHANGES.RRF": ("RXAUI", "CODE", "SAB", "TTY", "STR", "OLD_RXCUI", "NEW_RXCUI"),
+    "RXNATOMARCHIVE.RRF": ("RXAUI", "AUI", "STR", "ARCHIVE_TIMESTAMP", "CREATED_TIMESTAMP", "UPDATED_TIMESTAMP",
+                           "CODE", "IS_BRAND", "LAT", "LAST_RELEASED", "SAUI", "VSAB", "RXCUI", "SAB", "TTY",
+                           "MERGED_TO_RXCUI"),
+    "RXNSAB.RRF": ("VCUI", "RCUI", "VSAB", "RSAB", "SON", "SF", "SVER", "VSTART", "VEND", "IMETA", "RMETA", "SLC",
+                   "SCC", "SRL", "TFR", "CFR", "CXTY", "TTYL", "ATNL", "LAT", "CENC", "CURVER", "SABIN", "SSN",
+                   "SCIT"),
+    "RXNDOC.RRF": ("DOCKEY", "VALUE", "TYPE", "EXPL"),
+}
+REQUIRED: Final = ("RXNCONSO.RRF",)
+# RxNorm_full_MMDDYYYY (also RxNorm_full_prescribe_MMDDYYYY), as NLM names the download and its folder
+_RELEASE_NAME: Final = re.compile(r"RxNorm_[A-Za-z_]*?(\d{2})(\d{2})(\d{4})(?!\d)")
+_PROGRESS_EVERY: Final = 50_000
+
+
+def parse_row(line: str, columns: tuple[str, ...], file: str, number: int) -> list[str]:
+    """One RRF row (without its line ending) as its fields. Pure, so it can be tested on its own."""
+    parts = line.split("|")
+    width = len(columns)
+    if len(parts) == width + 1 and parts[width] == "":
+        parts.pop()
+        return parts
+    if parts[-1] != "":
+        if len(parts) == width:
+            raise LoadError(file, f"the row does not end with '|' (RRF rows end with the field separator); "
+                            f"{width} fields expected", line=number, field_name=columns[-1])
+        raise LoadError(file, f"{len(parts)} fields and no trailing '|' where {width} fields, each followed by "
+                        "'|', are expected", line=number)
+    found = len(parts) - 1
+    if found < width:
+        raise LoadError(file, f"short row: {found} fields where {width} are expected (the first missing is "
+                        f"{columns[found]})", line=number, field_name=columns[found])
+    raise LoadError(file, f"long row: {found} fields where {width} are expected", line=number)
+
+
+@dataclass(frozen=True)
+class RrfFile:
+    name: str  # NLM's file name, e.g. RXNCONSO.RRF
+    label: str  # what errors call it: the file's path, or zip!member
+    path: Path  # the file, or the zip holding it
+    member: str | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[IO[bytes]]:
+        if self.member is None:
+            with self.path.open("rb") as handle:
+                yield handle
+            return
+        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
+            yield handle
+
+    def size(self) -> int:
+        if self.member is None:
+            return self.path.stat().st_size
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.getinfo(self.member).file_size
+
+
+@dataclass
+class Release:
+    root: str  # the rrf folder, or zip!folder
+    files: dict[str, RrfFile] = field(default_factory=dict)
+    release_date: date | None = None  # from the RxNorm_full_MMDDYYYY name, when there is one
+
+    def get(self, name: str) -> RrfFile | None:
+        return self.files.get(name)
+
+
+def _date_in(text: str) -> date | None:
+    found = None
+    for match in _RELEASE_NAME.finditer(text):
+        month, day, year = (int(g) for g in match.groups())
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            continue
+    return found
+
+
+def _collect(candidates: list[tuple[PurePosixPath, RrfFile]], where: str) -> Release:
+    """Group the RRF files by folder; the release is the one folder holding RXNCONSO.RRF."""
+    folders: dict[PurePosixPath, dict[str, RrfFile]] = {}
+    for folder, rrf in candidates:
+        folders.setdefault(folder, {})[rrf.name] = rrf
+    with_conso = sorted(folder for folder, files in folders.items() if "RXNCONSO.RRF" in files)
+    if not with_conso:
+        found = ", ".join(sorted({name for files in folders.values() for name in files})) or "no RRF files"
+        raise LoadError(where, f"not an RxNorm release: RXNCONSO.RRF is missing (found {found}); expected the "
+                        "rrf/ folder of an RxNorm full release, the release folder or its zip")
+    if len(with_conso) > 1:
+        raise LoadError(where, "several RxNorm releases found (RXNCONSO.RRF in "
+                        f"{', '.join(str(f) for f in with_conso)}); load one at a time")
+    files = folders[with_conso[0]]
+    for name in REQUIRED:
+        if name not in files:
+            raise LoadError(where, f"the RxNorm release is missing {name}")
+    return Release(f"{where}!{with_conso[0]}" if str(with_conso[0]) != "." else where, files)
+
+
+def find_release(path: Path) -> Release:
+    """The RxNorm release at `path`: a zip, a release folder (holding rrf/), or the rrf folder itself."""
+    if not path.exists():
+        raise LoadError(str(path), "no such file or folder")
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise LoadError(str(path), "expected an RxNorm release folder or zip file")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile as exc:
+            raise LoadError(str(path), f"not a readable zip file ({exc})") from None
+        candidates = []
+        for member in names:
+            member_path = PurePosixPath(member)
+            name = member_path.name.upper()
+            if name in LAYOUTS:
+                candidates.append((member_path.parent, RrfFile(name, f"{path}!{member}", path, member)))
+        release = _collect(candidates, str(path))
+        release.release_date = _date_in(path.name) or _date_in(release.root)
+        return release
+    candidates = []
+    for item in path.rglob("*"):
+        name = item.name.upper()
+        if name in LAYOUTS and item.is_file():
+            candidates.append((PurePosixPath(item.parent.relative_to(path).as_posix()), RrfFile(name, str(item), item)))
+    release = _collect(candidates, str(path))
+    release.release_date = _date_in(str(path.resolve())) or _date_in(release.root)
+    return release
+
+
+def read_rows(rrf: RrfFile, position: SourcePosition, progress: Progress) -> Iterator[list[str]]:
+    """The rows of one RRF file as lists of fields, keeping `position` on the current line so errors raised
+    by whoever consumes the rows name it."""
+    columns = LAYOUTS[rrf.name]
+    label = rrf.label
+    position.file, position.line, position.path = label, None, None
+    task = progress.task(f"RxNorm {rrf.name}", rrf.size())
+    pending = 0
+    with rrf.open() as handle:
+        for number, raw in enumerate(handle, start=1):
+            position.line = number
+            pending += len(raw)
+            if number % _PROGRESS_EVERY == 0:
+                progress.advance(task, pending)
+                pending = 0
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raise LoadError(label, "the file starts with a byte-order mark; RRF files are UTF-8 without one",
+                                line=1)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise LoadError(label, f"not valid UTF-8 text ({exc.reason} at byte {exc.start}); RxNorm RRF "
+                                "files are UTF-8", line=number) from None
+            line = line.rstrip("\r\n")
+            if not line:
+                raise LoadError(label, "empty line; every RRF line is a row", line=number)
+            yield parse_row(line, columns, label, number)
+    progress.advance(task, pending)
+    progress.done(task)
