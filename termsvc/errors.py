@@ -19,6 +19,8 @@ class TermsvcError(Exception):
     # tx-ecosystem message id (the `message-id` extension), where one applies
     message_id: str | None = None
     severity: str = "error"
+    # tx-ecosystem issue type (http://hl7.org/fhir/tools/CodeSystem/tx-issue-type) for issue.details.coding
+    details_code: str | None = None
 
     def __str__(self) -> str:
         return self.message

@@ -32,4 +32,4 @@ def outcome(*issues: dict[str, Any]) -> dict[str, Any]:
 
 def from_error(error: TermsvcError) -> dict[str, Any]:
     return outcome(issue(error.severity, error.issue_code, error.message, expression=error.expression or None,
-                         message_id=error.message_id))
+                         message_id=error.message_id, details_code=error.details_code))
