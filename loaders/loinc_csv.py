@@ -89,8 +89,8 @@ def rows(lines: Iterable[str], file: str, required: Iterable[str]) -> tuple[Head
             if row is None:
                 return
             if len(row) != width:
-                if not row or row == [""]:
-                    continue  # a blank line (some tools end files with one)
+                if not row:
+                    continue  # a blank line (some tools end files with one); a quoted "" is a field
                 if len(row) < width:
                     raise LoadError(file, f"short row: {len(row)} fields where the header has {width}",
                                     line=reader.line_num, field_name=header.columns[len(row)])
