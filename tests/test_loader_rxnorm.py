@@ -188,8 +188,9 @@ def test_an_older_release_loaded_later_does_not_become_current(engine: Engine, t
     run_load(engine, "rxnorm", RELEASE)
     run_load(engine, "rxnorm", _copy(tmp_path, "RxNorm_full_12022024").parent)
     with engine.connect() as conn:
-        rows = dict(conn.execute(text("SELECT version, is_current FROM code_system")).tuples().all())
-    assert {v: bool(c) for v, c in rows.items()} == {"08042025": True, "12022024": False}
+        rows = {str(r.version): bool(r.is_current) for r in conn.execute(text(
+            "SELECT version, is_current FROM code_system"))}
+    assert rows == {"08042025": True, "12022024": False}
 
 
 # --- bad input: a clear error, the store unchanged -----------------------------------------------------------------
@@ -257,7 +258,7 @@ def test_non_numeric_rxcui_is_an_error(engine: Engine, tmp_path: Path) -> None:
 
 # --- the row parser ----------------------------------------------------------------------------------------------
 
-_FIELD = st.text(st.characters(blacklist_characters="|\r\n", blacklist_categories=("Cs",)), max_size=12)
+_FIELD = st.text(st.characters(blacklist_characters="|\r\n", blacklist_categories=["Cs"]), max_size=12)
 
 
 @given(st.sampled_from(sorted(LAYOUTS)), st.data())
