@@ -69,19 +69,37 @@ def resolve(conn: Connection, url: str, version: str | None = None) -> Resolutio
     """The current version of `url` when no version is given; else the exact version, or the latest
     version it is a prefix of."""
     rows = q.code_system_versions(conn, url)
-    known = sorted((r.version for r in rows), key=version_key)
+    chosen = _choose(rows, version)
+    return Resolution(_load(chosen) if chosen else None, _known(rows))
+
+
+def resolve_code(conn: Connection, url: str, version: str | None, code: str
+                 ) -> tuple[Resolution, q.ConceptRow | None]:
+    """`resolve` and the exact-match concept for `code` in the chosen version, in one query."""
+    pairs = q.code_system_versions_with_concept(conn, url, code)
+    rows = [row for row, _ in pairs]
+    chosen = _choose(rows, version)
+    if chosen is None:
+        return Resolution(None, _known(rows)), None
+    concept = next(c for row, c in pairs if row.code_system_id == chosen.code_system_id)
+    return Resolution(_load(chosen), _known(rows)), concept
+
+
+def _known(rows: list[q.CodeSystemRow]) -> list[str]:
+    return sorted((r.version for r in rows), key=version_key)
+
+
+def _choose(rows: list[q.CodeSystemRow], version: str | None) -> q.CodeSystemRow | None:
+    """`rows` come current first."""
     if not rows:
-        return Resolution(None, known)
+        return None
     if not version:
-        return Resolution(_load(rows[0]), known)
+        return rows[0]
     exact = [r for r in rows if r.version == version]
     if exact:
-        return Resolution(_load(exact[0]), known)
+        return exact[0]
     partial = [r for r in rows if _version_matches(r.version, version)]
-    if partial:
-        best = max(partial, key=lambda r: version_key(r.version))
-        return Resolution(_load(best), known)
-    return Resolution(None, known)
+    return max(partial, key=lambda r: version_key(r.version)) if partial else None
 
 
 def load_version(row: q.CodeSystemRow) -> CodeSystemVersion:

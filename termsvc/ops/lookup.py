@@ -17,12 +17,15 @@ from termsvc.store import queries as q
 SYNTHETIC = ("inactive", "parent", "child")
 
 
-def find_code(conn: Connection, cs: cs_ops.CodeSystemVersion, code: str) -> q.ConceptRow | None:
-    """The concept for `code`: exact match, or a case-insensitive one where the system allows it."""
-    concept = q.find_concept(conn, cs.id, code)
-    if concept is None and not cs.case_sensitive:
+def find_code(conn: Connection, url: str, version: str | None, code: str
+              ) -> tuple[cs_ops.Resolution, q.ConceptRow | None]:
+    """The code system version and the concept for `code`: an exact match, or a case-insensitive one where
+    the code system says it is not case sensitive."""
+    resolution, concept = cs_ops.resolve_code(conn, url, version, code)
+    cs = resolution.found
+    if cs is not None and concept is None and not cs.case_sensitive:
         concept = q.find_concept_ignoring_case(conn, cs.id, code)
-    return concept
+    return resolution, concept
 
 
 def unknown_system_message(url: str, version: str | None, known: list[str], action: str = "validated") -> str:
@@ -41,17 +44,17 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
         raise Invalid("No code parameter provided: $lookup needs system and code, or a coding",
                       expression=["code"])
     url, version = cs_ops.split_canonical(system, version)
-    resolution = cs_ops.resolve(conn, url, version)
+    resolution, concept = find_code(conn, url, version, code)
     cs = resolution.found
     if cs is None:
         raise NotFound(unknown_system_message(url, version, resolution.known_versions, "looked up"),
                        expression=["system"], message_id="UNKNOWN_CODESYSTEM")
-    concept = find_code(conn, cs, code)
     if concept is None:
         where = f"{cs.url} version {cs.version}" if cs.version else cs.url
         raise NotFound(f"Unable to find code '{code}' in {where}", expression=["code"])
     wanted = _wanted(properties)
-    designations = q.designations(conn, concept.concept_id)
+    details = q.concept_details(conn, concept.concept_id)
+    designations = details.designations
     languages = cs_ops.parse_languages(display_language)
     out: list[dict[str, Any]] = [{"name": "name", "valueString": cs.row.name or cs.row.title or cs.url}]
     if cs.version:
@@ -66,7 +69,7 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
     out.append({"name": "abstract", "valueBoolean": concept.abstract})
     for d in designations:
         out.append({"name": "designation", "part": designation_parts(d)})
-    out.extend(_properties(conn, concept, wanted))
+    out.extend(_properties(concept, details, wanted))
     return {"resourceType": "Parameters", "parameter": out}
 
 
@@ -95,8 +98,9 @@ def designation_parts(d: q.DesignationRow) -> list[dict[str, Any]]:
     return parts
 
 
-def _properties(conn: Connection, concept: q.ConceptRow, wanted: set[str] | None) -> list[dict[str, Any]]:
-    stored = q.properties(conn, concept.concept_id)
+def _properties(concept: q.ConceptRow, details: q.ConceptDetails, wanted: set[str] | None
+                ) -> list[dict[str, Any]]:
+    stored = details.properties
     stored_codes = {p.code for p in stored}
     out: list[dict[str, Any]] = []
 
@@ -106,10 +110,10 @@ def _properties(conn: Connection, concept: q.ConceptRow, wanted: set[str] | None
     if include("inactive") and "inactive" not in stored_codes:
         out.append(_property("inactive", {"valueBoolean": not concept.active}))
     if include("parent") and "parent" not in stored_codes:
-        for code, display in q.parents(conn, concept.concept_id):
+        for code, display in details.parents:
             out.append(_property("parent", {"valueCode": code}, display))
     if include("child") and "child" not in stored_codes:
-        for code, display in q.children(conn, concept.concept_id):
+        for code, display in details.children:
             out.append(_property("child", {"valueCode": code}, display))
     for p in stored:
         if include(p.code):

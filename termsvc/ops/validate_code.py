@@ -81,7 +81,7 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
         return check
     url, version = cs_ops.split_canonical(system, version)
     check.system = url
-    resolution = cs_ops.resolve(conn, url, version)
+    resolution, concept = find_code(conn, url, version, code)
     cs = resolution.found
     if cs is None:
         text_ = unknown_system_message(url, version, resolution.known_versions)
@@ -92,7 +92,6 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
         check.version = version
         return check
     check.version = cs.version or None
-    concept = find_code(conn, cs, code)
     if concept is None:
         _unknown_code(check, cs, code, paths)
         return check
@@ -105,7 +104,9 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
                   "encouraged to use the correct case anyway", paths.code, message_id="CODE_CASE_DIFFERENCE",
                   details_code="code-rule", in_message=False)
     languages = cs_ops.parse_languages(display_language)
-    designations = q.designations(conn, concept.concept_id) if (display or languages) else []
+    # designations matter only for a display in another language or one that is not the concept's own
+    needs_designations = bool(languages) or (display is not None and display != concept.display)
+    designations = q.designations(conn, concept.concept_id) if needs_designations else []
     check.display = cs_ops.display_in(cs, concept, designations, languages)
     if concept.abstract and not abstract_allowed:
         check.valid = False

@@ -203,3 +203,51 @@ def edges_of_system(conn: Connection, code_system_id: int) -> list[tuple[int, in
     rows = conn.execute(text("SELECT parent_id, child_id FROM concept_edge WHERE code_system_id = :cs"),
                         {"cs": code_system_id}).all()
     return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def code_system_versions_with_concept(conn: Connection, url: str, code: str
+                                      ) -> list[tuple[CodeSystemRow, ConceptRow | None]]:
+    """Every version of `url` (current first), each with its concept for `code` if it has one: the code
+    system and the concept in one round trip, for the hot paths."""
+    cs_columns = ", ".join(f"s.{c.strip()}" for c in CODE_SYSTEM_COLUMNS.split(","))
+    rows = conn.execute(text(
+        f"SELECT {cs_columns}, c.concept_id, c.code, c.display, c.definition, c.active, c.abstract, c.status "
+        "FROM code_system s LEFT JOIN concept c ON c.code_system_id = s.code_system_id AND c.code = :code "
+        "WHERE s.url = :url ORDER BY s.is_current DESC, s.code_system_id DESC"), {"url": url, "code": code}).all()
+    return [(_code_system(r[:12]), _concept(r[12:]) if r[12] is not None else None) for r in rows]
+
+
+@dataclass(frozen=True)
+class ConceptDetails:
+    designations: list[DesignationRow]
+    properties: list[PropertyRow]
+    parents: list[tuple[str, str | None]]
+    children: list[tuple[str, str | None]]
+
+
+def concept_details(conn: Connection, concept_id: int) -> ConceptDetails:
+    """Designations, properties, parents and children of one concept in one round trip (UNION ALL of the
+    four indexed lookups; every column as text so both engines accept the union)."""
+    rows = conn.execute(text(
+        "SELECT 0 AS k, designation_id AS n, language, use_system, use_code, use_display, value, "
+        "CAST(preferred AS VARCHAR) FROM designation WHERE concept_id = :id "
+        "UNION ALL SELECT 1, concept_property_id, code, type, value, value_system, value_display, NULL "
+        "FROM concept_property WHERE concept_id = :id "
+        "UNION ALL SELECT 2, 0, c.code, c.display, NULL, NULL, NULL, NULL FROM concept_edge e "
+        "JOIN concept c ON c.concept_id = e.parent_id WHERE e.child_id = :id "
+        "UNION ALL SELECT 3, 0, c.code, c.display, NULL, NULL, NULL, NULL FROM concept_edge e "
+        "JOIN concept c ON c.concept_id = e.child_id WHERE e.parent_id = :id "
+        "ORDER BY 1, 2, 3"), {"id": concept_id}).all()
+    details = ConceptDetails([], [], [], [])
+    for r in rows:
+        kind = int(r[0])
+        if kind == 0:
+            preferred = None if r[7] is None else str(r[7]).lower() in ("true", "1", "t")
+            details.designations.append(DesignationRow(r[2], r[3], r[4], r[5], r[6], preferred))
+        elif kind == 1:
+            details.properties.append(PropertyRow(r[2], r[3], r[4], r[5], r[6]))
+        elif kind == 2:
+            details.parents.append((r[2], r[3]))
+        else:
+            details.children.append((r[2], r[3]))
+    return details

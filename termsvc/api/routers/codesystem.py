@@ -6,12 +6,14 @@ request is a couple of indexed queries, cheaper than a hop to the thread pool.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from termsvc.api.capabilities import ResourceCapability, declare
 from termsvc.api.params import OpParams, read_params
@@ -30,6 +32,18 @@ def engine_of(request: Request) -> Engine:
     # read from app state here: importing termsvc.api.app would be circular (it imports the routers)
     engine: Engine = request.app.state.engine
     return engine
+
+
+@contextmanager
+def reading(request: Request) -> Iterator[Connection]:
+    """A connection for read-only work. On PostgreSQL it runs in autocommit, which spares the BEGIN and
+    ROLLBACK round trips of a transaction per request (measured: about half the cost of $validate-code).
+    Each statement still sees a consistent committed state; a request's few statements may straddle a
+    load's commit, which at worst answers from the previous version (loads switch `is_current` atomically)."""
+    with engine_of(request).connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"),
                  ("status", "token")]
@@ -51,7 +65,7 @@ def _display_language(request: Request, params: OpParams) -> str | None:
 
 
 def _instance(request: Request, resource_id: str) -> q.CodeSystemRow:
-    with engine_of(request).connect() as conn:
+    with reading(request) as conn:
         rows = q.all_code_systems(conn)
     ids = cs_ops.resource_ids(rows)
     for row in rows:
@@ -75,7 +89,7 @@ async def _lookup(request: Request, row: q.CodeSystemRow | None) -> Response:
         system, version = row.url, version or row.version or None
     params.string("date")  # accepted: the store serves one state per version
     properties = [str(p) for p in params.all("property") if not isinstance(p, dict | list)]
-    with engine_of(request).connect() as conn:
+    with reading(request) as conn:
         result = lookup(conn, system=system, code=code, version=version, properties=properties,
                         display_language=_display_language(request, params))
     return fhir_response(request, result)
@@ -98,7 +112,7 @@ async def _validate(request: Request, row: q.CodeSystemRow | None) -> Response:
     language = _display_language(request, params)
     coding = params.complex("coding")
     concept = params.complex("codeableConcept")
-    with engine_of(request).connect() as conn:
+    with reading(request) as conn:
         if concept is not None:
             result = validate_codeable_concept(conn, concept, url=url, version=version, display_language=language,
                                                abstract_allowed=abstract_allowed)
@@ -140,7 +154,7 @@ async def validate_instance(request: Request, resource_id: str) -> Response:
 @router.get("/CodeSystem/{resource_id}", summary="Read a CodeSystem (concepts nested; large ones SUBSETTED)")
 def read(request: Request, resource_id: str) -> Response:
     row = _instance(request, resource_id)
-    with engine_of(request).connect() as conn:
+    with reading(request) as conn:
         resource = cs_ops.render(conn, row, resource_id, concepts_limit=cs_ops.FULL_CONCEPTS_LIMIT)
     return fhir_response(request, resource)
 
@@ -175,7 +189,7 @@ def search(request: Request) -> Response:
     filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
     if summary == "count":
         count = 0
-    with engine_of(request).connect() as conn:
+    with reading(request) as conn:
         total, rows = q.search_code_systems(conn, filters, offset=offset, count=count)
         ids = cs_ops.resource_ids(q.all_code_systems(conn)) if rows else {}
         base = base_url_of(request)
