@@ -31,6 +31,7 @@ MiniRF2 sample): check digits are not verified and rows naming unknown component
 from __future__ import annotations
 
 import collections
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from termsvc.loaders.base import Progress, sha256_of
 from termsvc.loaders.snomed_files import Package, Rf2File, find_packages, read_rows
 from termsvc.loaders.snomed_ids import sctid_problem
 from termsvc.loaders.snomed_refsets import (
+    IS_A,
     REFSET_PROPERTY,
     SYSTEM,
     ReleaseIndex,
@@ -337,6 +339,17 @@ def _checksums(run: LoadRun, packages: list[Package]) -> None:
                     run.checksums[str(rf2.path)] = sha256_of(rf2.path)
 
 
+def _cycle_error(run: LoadRun, files: list[Rf2File], progress: Progress, error: LoadError) -> LoadError:
+    """The closure names a concept on an is-a cycle; point at one of its is-a rows (read again on this
+    error path only)."""
+    match = re.search(r"code '(\d+)'", error.message)
+    for rf2 in files if match else []:
+        for fields in read_rows(rf2, run.position, progress):
+            if fields[2] == "1" and fields[7] == IS_A and match and fields[4] == match.group(1):
+                return LoadError(rf2.name, error.message, line=run.position.line, field_name="destinationId")
+    return LoadError(", ".join(f.name for f in files), error.message, field_name="destinationId")
+
+
 def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None = None,
          base: Path | str | Sequence[Path | str] | None = None, language: str = "en-US", module: str | None = None,
          effective_time: str | None = None, strict: bool = True, dialects: dict[str, str] | None = None,
@@ -389,5 +402,4 @@ def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None =
         except LoadError as exc:
             if exc.file != "<hierarchy>":
                 raise
-            relationship_files = ", ".join(f.name for f in files["relationship"])
-            raise LoadError(relationship_files, exc.message, field_name="destinationId") from None
+            raise _cycle_error(run, files["relationship"], progress, exc) from None

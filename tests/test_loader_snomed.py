@@ -364,7 +364,10 @@ def test_is_a_cycle_is_refused(engine: Engine, tmp_path: Path) -> None:
         handle.write("9999999024\t20180731\t1\t900000000000207008\t138875005\t404684003\t0\t116680003\t"
                      "900000000000011006\t900000000000451002\r\n")
     error = _refused(engine, release)
-    assert "cycle" in error.message and "sct2_Relationship_Snapshot" in error.file
+    assert "cycle" in error.message and error.file == str(relationship_file)
+    cycle_code = error.message.split("'")[1]
+    line = relationship_file.read_text(encoding="utf-8").splitlines()[(error.line or 0) - 1].split("\t")
+    assert line[4] == cycle_code and line[7] == "116680003"
 
 
 def test_language_refset_naming_unknown_description_is_refused(engine: Engine, tmp_path: Path) -> None:
