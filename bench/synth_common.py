@@ -4,6 +4,7 @@ streamed writers. Kept free of termsvc imports so the generators describe the pu
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import uuid
 from collections.abc import Sequence
@@ -124,6 +125,11 @@ def common_args(description: str, out_default: str) -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply every full-size default count by this (e.g. 0.01 for tests)")
     return parser
+
+
+def mark_generated(out: Path, seed: int, scale: float, seconds: float) -> None:
+    """Record how a release folder was made, so the benchmark can reuse it instead of generating again."""
+    (out / ".generated.json").write_text(json.dumps({"seed": seed, "scale": scale, "seconds": round(seconds, 1)}))
 
 
 def scaled(value: int, scale: float, minimum: int = 1) -> int:

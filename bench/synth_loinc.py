@@ -1,4 +1,4 @@
-"""Write a full-size synthetic LOINC release folder, deterministic from a seed.
+"""Write a full-size synthetic LOINC release folder (OUT/Loinc_2.81), deterministic from a seed.
 
 Files, headers and quoting follow the LOINC release as Regenstrief ships it (every field double-quoted,
 CRLF line endings, a few multi-line quoted fields): LoincTable/Loinc.csv (all 40 columns), LoincTable/MapTo.csv,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth_common import Out, Rng, common_args, luhn_digit, make_words, scaled
+from synth_common import Out, Rng, common_args, luhn_digit, make_words, mark_generated, scaled
 
 EOL = "\r\n"
 LOINC_HEADER = ["LOINC_NUM", "COMPONENT", "PROPERTY", "TIME_ASPCT", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS",
@@ -88,6 +88,7 @@ def generate(out: Path, *, seed: int, terms: int, answer_lists: int, answers: in
     rng = Rng(seed)
     if out.exists():
         shutil.rmtree(out)
+    out = out / f"Loinc_{version}"  # the folder the release zip unpacks to, named after the version
     words = make_words(rng, 12000)
 
     def csv(rel: str, header: tuple[str, ...] | list[str]) -> Out:
@@ -286,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     counts = generate(args.out, seed=args.seed, terms=scaled(args.terms, args.scale),
                       answer_lists=scaled(args.answer_lists, args.scale, 2),
                       answers=scaled(args.answers, args.scale, 30), extra_parts=scaled(args.extra_parts, args.scale))
+    mark_generated(args.out, args.seed, args.scale, time.perf_counter() - started)
     print(json.dumps(counts, indent=1))
     print(f"written to {args.out} in {time.perf_counter() - started:.1f} s")
 

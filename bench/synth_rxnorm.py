@@ -1,4 +1,4 @@
-"""Write a full-size synthetic RxNorm full monthly release (rrf/ folder), deterministic from a seed.
+"""Write a full-size synthetic RxNorm full monthly release (OUT/RxNorm_full_MMDDYYYY/rrf/), deterministic from a seed.
 
 Files and column layouts follow NLM's RxNorm Technical Documentation: pipe-delimited with a trailing pipe,
 LF line endings, UTF-8: RXNCONSO (18 fields), RXNREL (16), RXNSAT (13), RXNSTY (6), RXNCUI (5),
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth_common import Out, Rng, common_args, make_words, scaled
+from synth_common import Out, Rng, common_args, make_words, mark_generated, scaled
 
 EOL = "\n"
 RELEASE_VSAB = "RXNORM_20AA_251103F"
@@ -58,7 +58,9 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
     rng = Rng(seed)
     if out.exists():
         shutil.rmtree(out)
-    rrf = out / "rrf"
+    # the folder NLM's zip unpacks to, named after the release date (MMDDYYYY) as RXNSAB's RXNORM version says
+    release = RELEASE_VSAB.rsplit("_", 1)[1]
+    rrf = out / f"RxNorm_full_{release[2:4]}{release[4:6]}20{release[0:2]}" / "rrf"
     words = make_words(rng, 20000)
 
     def pipe(name: str) -> Out:
@@ -110,11 +112,11 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
             sty = STY["DRUG"]
         f_sty.row((cui, *sty, "", "4096"))
         if tty in ("SCD", "SBD", "GPCK", "BPCK") and rng.random() < 0.7:
-            atom(cui, "RXNORM", "PSN", name.lower(), cui)
+            atom(cui, "RXNORM", "PSN", name.lower(), cui, suppress)
         if rng.random() < 0.25:
-            atom(cui, "RXNORM", "SY", " ".join(name.split()[:3]), cui)
+            atom(cui, "RXNORM", "SY", " ".join(name.split()[:3]), cui, suppress)
         if tty in ("SCD", "SBD") and rng.random() < 0.15:
-            atom(cui, "RXNORM", "TMSY", name.replace(" MG", "mg"), cui)
+            atom(cui, "RXNORM", "TMSY", name.replace(" MG", "mg"), cui, suppress)
         return cui
 
     def relate(a: str, rela: str, b: str, sab: str = "RXNORM", stype: str = "CUI") -> None:
@@ -303,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     counts = generate(args.out, seed=args.seed, conso=scaled(args.conso, args.scale),
                       rel=scaled(args.rel, args.scale), sat=scaled(args.sat, args.scale), scale=args.scale)
+    mark_generated(args.out, args.seed, args.scale, time.perf_counter() - started)
     print(json.dumps(counts, indent=1))
     print(f"written to {args.out} in {time.perf_counter() - started:.1f} s")
 

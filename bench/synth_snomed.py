@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synth_common import Out, Rng, common_args, make_words, scaled, sctid
+from synth_common import Out, Rng, common_args, make_words, mark_generated, scaled, sctid
 
 EOL = "\r\n"
 ROOT = "138875005"
@@ -460,6 +460,7 @@ def main(argv: list[str] | None = None) -> None:
                       inactive=scaled(args.inactive, args.scale),
                       descriptions=scaled(args.descriptions, args.scale),
                       attributes=scaled(args.attributes, args.scale), release=args.release)
+    mark_generated(args.out, args.seed, args.scale, time.perf_counter() - started)
     print(json.dumps(counts, indent=1))
     print(f"written to {args.out} in {time.perf_counter() - started:.1f} s")
 
