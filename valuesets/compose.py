@@ -59,8 +59,10 @@ class Compiler:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
         if key in self._stack:
             chain = " -> ".join([*self._stack, key])
-            raise Invalid(f"Circular value set import: {chain}", issue_code="processing",
-                          message_id="VALUESET_CIRCULAR_REFERENCE")
+            error = Invalid(f"Circular value set import: {chain}", issue_code="processing",
+                            message_id="VALUESET_CIRCULAR_REFERENCE")
+            error.details_code = "vs-invalid"
+            raise error
         self._stack.append(key)
         try:
             compose = value_set.get("compose")
@@ -69,8 +71,10 @@ class Compiler:
                     raise Invalid(f"The value set {value_set.get('url')} has an expansion but no compose; only "
                                   "value sets with a compose can be expanded here", issue_code="not-supported")
                 raise Invalid(f"The value set {value_set.get('url')} has no compose", issue_code="invalid")
-            includes = [self.include(i, alias, display_from=top) for i in compose.get("include", []) or []]
-            excludes = [self.include(e, alias, display_from=False) for e in compose.get("exclude", []) or []]
+            includes = [self.include(i, alias, display_from=top, where=f"ValueSet.compose.include[{n}]")
+                        for n, i in enumerate(compose.get("include", []) or [])]
+            excludes = [self.include(e, alias, display_from=False, where=f"ValueSet.compose.exclude[{n}]")
+                        for n, e in enumerate(compose.get("exclude", []) or [])]
             condition = "(" + (" OR ".join(includes) if includes else "1=0") + ")"
             if excludes:
                 condition = f"({condition} AND NOT ({' OR '.join(excludes)}))"
@@ -85,7 +89,7 @@ class Compiler:
             self._declared[cs.code_system_id] = q.declared_properties(self.conn, cs.code_system_id)
         return self._declared[cs.code_system_id]
 
-    def include(self, include: dict[str, Any], alias: str, *, display_from: bool) -> str:
+    def include(self, include: dict[str, Any], alias: str, *, display_from: bool, where: str) -> str:
         parts: list[str] = []
         system = include.get("system")
         if isinstance(system, str) and system:
@@ -105,8 +109,9 @@ class Compiler:
                         if c.get("display") or c.get("designation"):
                             self.displays[(cs.code_system_id, str(c["code"]))] = ComposeDisplay(
                                 c.get("display"), list(c.get("designation") or []))
-            for flt in include.get("filter", []) or []:
-                parts.append(filter_sql(self.conn, self.sql, cs, flt, alias, self._declared_properties(cs)))
+            for n, flt in enumerate(include.get("filter", []) or []):
+                parts.append(filter_sql(self.conn, self.sql, cs, flt, alias, self._declared_properties(cs),
+                                        f"{where}.filter[{n}]"))
         for canonical in include.get("valueSet", []) or []:
             url, _, version = str(canonical).partition("|")
             imported = self.find(self.conn, url, version or None)

@@ -110,3 +110,15 @@ def properties_for(conn: Connection, ids: list[int], names: list[str]) -> dict[i
         for r in rows:
             out.setdefault(int(r[0]), []).append(q.PropertyRow(r[1], r[2], r[3], r[4], r[5]))
     return out
+
+
+def parent_edges(conn: Connection, ids: list[int]) -> list[tuple[int, int]]:
+    """(parent_id, child_id) of the direct is-a links into the given concepts."""
+    out: list[tuple[int, int]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        binds = ", ".join(f":i{n}" for n in range(len(chunk)))
+        rows = conn.execute(text(f"SELECT parent_id, child_id FROM concept_edge WHERE child_id IN ({binds}) "
+                                 "ORDER BY child_id, parent_id"), {f"i{n}": v for n, v in enumerate(chunk)}).all()
+        out.extend((int(r[0]), int(r[1])) for r in rows)
+    return out

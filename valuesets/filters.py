@@ -95,10 +95,13 @@ def _property(sql: SqlBuilder, cs: CodeSystemRow, prop: str, op: str, value: str
 
 
 def filter_sql(conn: Connection, sql: SqlBuilder, cs: CodeSystemRow, flt: dict[str, Any], alias: str,
-               declared: dict[str, str]) -> str:
+               declared: dict[str, str], where: str = "ValueSet.compose.include.filter") -> str:
     prop, op, value = flt.get("property"), flt.get("op"), flt.get("value")
     if not isinstance(prop, str) or not isinstance(op, str) or not isinstance(value, str):
-        raise Invalid("A value set filter needs a property, an op and a value", expression=["compose.include.filter"])
+        error = Invalid(f"The system {cs.url} filter with property = {prop}, op = {op} has no value",
+                        expression=[where], message_id="UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE")
+        error.details_code = "vs-invalid"
+        raise error
     if op == "regex":
         return _regex(conn, sql, cs, prop, value, alias)
     if prop in HIERARCHY_PROPERTIES:

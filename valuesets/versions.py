@@ -62,14 +62,21 @@ def resolve_system(conn: Connection, url: str, include_version: str | None, rule
     row = pick_version(rows, wanted)
     if row is None:
         if not rows:
-            raise NotFound(f"A definition for CodeSystem '{url}' could not be found, so the value set cannot "
-                           "be expanded", message_id="UNKNOWN_CODESYSTEM_EXP")
-        known = ", ".join(sorted((r.version for r in rows), key=version_key))
-        raise NotFound(f"A definition for CodeSystem '{url}' version '{wanted}' could not be found, so the value "
-                       f"set cannot be expanded. Valid versions: {known}",
-                       message_id="UNKNOWN_CODESYSTEM_VERSION_EXP")
+            error = NotFound(f"A definition for CodeSystem '{url}' could not be found, so the value set cannot "
+                             "be expanded", message_id="UNKNOWN_CODESYSTEM_EXP")
+            error.details_code = "not-found"
+            raise error
+        known = sorted((r.version for r in rows), key=version_key)
+        shown = known[0] if len(known) == 1 else ", ".join(known[:-1]) + " or " + known[-1]
+        error = NotFound(f"A definition for CodeSystem '{url}' version '{wanted}' could not be found, so the value "
+                         f"set cannot be expanded. Valid versions: {shown}",
+                         message_id="UNKNOWN_CODESYSTEM_VERSION_EXP")
+        error.details_code = "not-found"
+        raise error
     checked = rules.check.get(url)
     if checked and not version_matches(row.version, checked):
-        raise NotFound(f"The version '{row.version}' is not allowed for system '{url}': required to be "
-                       f"'{checked}' by a version rule", message_id="VALUESET_VERSION_CHECK")
+        error = NotFound(f"The version '{row.version}' is not allowed for system '{url}': required to be "
+                         f"'{checked}' by a version-check parameter", message_id="VALUESET_VERSION_CHECK")
+        error.issue_code, error.status, error.details_code = "exception", 400, "version-error"
+        raise error
     return row

@@ -18,14 +18,14 @@ from termsvc.errors import Invalid, TooCostly
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.store import queries as q
 from valuesets.compose import Compiled, Compiler
-from valuesets.expand import Query, Row, designations_for, properties_for
+from valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
 from valuesets.finder import find_value_set
 from valuesets.versions import VersionRules
 
 # request parameters echoed in expansion.parameter, as the reference servers do
 ECHOED = ("activeOnly", "count", "offset", "excludeNested", "includeDesignations", "includeDefinition",
           "displayLanguage", "filter", "designation", "excludeNotForUI", "excludePostCoordinated",
-          "system-version", "check-system-version", "force-system-version", "property", "limitedExpansion",
+          "system-version", "check-system-version", "force-system-version", "limitedExpansion",
           "default-to-latest-version", "incomplete-ok")
 _VALUE_TYPE = {"activeOnly": "Boolean", "count": "Integer", "offset": "Integer", "excludeNested": "Boolean",
                "includeDesignations": "Boolean", "includeDefinition": "Boolean", "displayLanguage": "Code",
@@ -48,6 +48,12 @@ class ExpandRequest:
     properties: tuple[str, ...] = ()
     rules: VersionRules | None = None
     threshold: int = 1_000_000
+    exclude_nested: bool = False
+    header_language: str | None = None
+
+# the value set elements an expansion repeats (the reference servers leave out compose, text, extensions)
+KEPT = ("resourceType", "id", "language", "url", "version", "name", "title", "status", "experimental", "date",
+        "publisher")
 
 
 def _strings(params: OpParams, name: str) -> list[str]:
@@ -83,7 +89,8 @@ def request_from(conn: Connection, params: OpParams, instance: dict[str, Any] | 
         languages=tuple(parse_languages(language)), properties=tuple(_strings(params, "property")),
         rules=VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
                                       _strings(params, "check-system-version")),
-        threshold=threshold)
+        threshold=threshold, exclude_nested=params.boolean("excludeNested", False) is True,
+        header_language=None if params.has("displayLanguage") else accept_language)
 
 
 def _display(row: Row, cs: q.CodeSystemRow | None, designations: list[q.DesignationRow],
@@ -154,6 +161,25 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
     return out
 
 
+def nest(conn: Connection, rows: list[Row], contains: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hierarchy shown as nested `contains`: each code under its first direct parent that is also in
+    the expansion (a parent left out promotes its children), the rest at the top."""
+    ids = [r.concept_id for r in rows]
+    entry_of = dict(zip(ids, contains, strict=True))
+    parent_of: dict[int, int] = {}
+    for parent_id, child_id in parent_edges(conn, ids):
+        if parent_id in entry_of and child_id not in parent_of:
+            parent_of[child_id] = parent_id
+    top: list[dict[str, Any]] = []
+    for concept_id in ids:
+        parent = parent_of.get(concept_id)
+        if parent is None:
+            top.append(entry_of[concept_id])
+        else:
+            entry_of[parent].setdefault("contains", []).append(entry_of[concept_id])
+    return top
+
+
 def _multi_version(compiled: Compiled) -> dict[str, bool]:
     seen: dict[str, int] = {}
     for cs in compiled.used_systems.values():
@@ -208,6 +234,8 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
                         f"(>{request.threshold})", message_id="VALUESET_TOO_COSTLY")
     rows = query.page(conn, request.offset, request.count) if request.count != 0 else []
     parameters = _echo(params)
+    if request.header_language:
+        parameters.append({"name": "displayLanguage", "valueCode": request.header_language})
     for cs in sorted(compiled.used_systems.values(), key=lambda c: (c.url, c.version)):
         parameters.append({"name": "used-codesystem", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url})
     for vs in compiled.used_value_sets:
@@ -222,9 +250,11 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     if parameters:
         expansion["parameter"] = parameters
     contains = _contains(conn, request, compiled, rows)
+    if contains and not request.exclude_nested and request.count is None and not request.offset:
+        contains = nest(conn, rows, contains)
     if contains:
         expansion["contains"] = contains
-    result = {k: v for k, v in request.value_set.items() if k not in ("expansion", "text")}
+    result = {k: request.value_set[k] for k in KEPT if k in request.value_set}
     result["resourceType"] = "ValueSet"
     result["expansion"] = expansion
     return result
