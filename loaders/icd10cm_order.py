@@ -48,7 +48,7 @@ def looks_like_order_file(first_line: str) -> bool:
     return bool(LINE.match(first_line.lstrip("\ufeff")))
 
 
-def _parse(name: str, number: int, line: str) -> OrderRow:
+def parse_line(name: str, number: int, line: str) -> OrderRow:
     def bad(message: str, field_name: str) -> LoadError:
         return LoadError(name, message, line=number, field_name=field_name)
 
@@ -76,7 +76,7 @@ def read_order_file(path: Path, progress: Progress, *, display_name: str | None 
         for number, line in lines:
             if not line.strip():
                 continue
-            row = _parse(name, number, line)
+            row = parse_line(name, number, line)
             if row.code in seen:
                 raise LoadError(name, f"duplicate code {undotted(row.code)!r}", line=number, field_name="code")
             seen.add(row.code)

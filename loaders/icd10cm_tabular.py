@@ -53,7 +53,8 @@ class Loaded:
 
 def _text(elem: etree._Element) -> str:
     # Pretty-printed releases wrap text in indentation; the meaning is the words.
-    return " ".join("".join(elem.itertext()).split())
+    text = elem.text or "" if len(elem) == 0 else "".join(elem.itertext())
+    return " ".join(text.split())
 
 
 def _path(elem: etree._Element) -> str:
@@ -79,9 +80,10 @@ class _Reader:
         # sections whose single category took their code
         self._folded: set[str] = set()
 
-    def _at(self, elem: etree._Element) -> None:
+    def _at(self, elem: etree._Element, path: str | None = None) -> None:
+        # Codes below a category pass their path down rather than walk up the tree for every one.
         self.run.position.line = elem.sourceline
-        self.run.position.path = _path(elem)
+        self.run.position.path = path or _path(elem)
 
     def _error(self, elem: etree._Element, message: str, field_name: str | None = None) -> LoadError:
         return LoadError(self.name, message, line=elem.sourceline, field_name=field_name, path=_path(elem))
@@ -168,7 +170,7 @@ class _Reader:
                 parent = self._required(chapter, "name") if chapter is not None else parent
         else:
             parent = self._required(holder, "name")
-        self._diag(cs, elem, parent, None, ())
+        self._diag(cs, elem, parent, None, (), _path(elem))
 
     def _seven(self, elem: etree._Element) -> SevenChr | None:
         definition = elem.find("sevenChrDef")
@@ -191,8 +193,8 @@ class _Reader:
         return tuple(rule for rule in found if rule is not None)
 
     def _diag(self, cs: CodeSystemWriter, elem: etree._Element, parent: str, inherited: SevenChr | None,
-              excepted: tuple[SeventhException, ...]) -> None:
-        self._at(elem)
+              excepted: tuple[SeventhException, ...], path: str) -> None:
+        self._at(elem, path)
         code = self._required(elem, "name")
         if not is_code(code):
             raise self._error(elem, f"{code!r} is not an ICD-10-CM code in dotted form (such as E11.9)", "name")
@@ -208,9 +210,9 @@ class _Reader:
         cs.add_edge(parent, code)
         self.loaded.codes[code] = (display, billable)
         for child in children:
-            self._diag(cs, child, code, seven, excepted)
+            self._diag(cs, child, code, seven, excepted, f"{path}/diag[{(child.findtext('name') or '').strip()}]")
         if generates and seven is not None:
-            self._at(elem)
+            self._at(elem, path)
             for char, meaning in seven:
                 if any(rule.excludes(code, char) for rule in excepted):
                     continue
@@ -251,7 +253,7 @@ def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool 
         for event, elem in _events(ByteCounter(raw, progress, task), name):
             if root is None:
                 root = elem
-                _check_root(elem, name)
+                _check_root(elem, name, path)
                 continue
             if event == "start":
                 continue
@@ -280,12 +282,21 @@ def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool 
     return reader.loaded
 
 
-def _check_root(elem: etree._Element, name: str) -> None:
+def _doctype_line(path: Path, before: int) -> int:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if b"<!DOCTYPE" in line or number >= before:
+                return number
+    return before
+
+
+def _check_root(elem: etree._Element, name: str, path: Path) -> None:
     docinfo = elem.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         # Releases carry no DTD; one here can only declare entities (XXE, billion laughs), so refuse it.
         raise LoadError(name, "a <!DOCTYPE> declaration is not allowed in the ICD-10-CM tabular XML "
-                              "(entities are never expanded)", line=elem.sourceline, field_name="DOCTYPE")
+                              "(entities are never expanded)", line=_doctype_line(path, elem.sourceline),
+                        field_name="DOCTYPE")
     if elem.tag != ROOT:
         raise LoadError(name, f"root element is <{elem.tag}>, expected <{ROOT}>: not an ICD-10-CM tabular "
                               "XML file", line=elem.sourceline, path=str(elem.tag))
