@@ -17,7 +17,6 @@ Conventions (other modules rely on them):
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -52,14 +51,17 @@ class ReleaseIndex:
     progress: Progress
     strict: bool
     version: str
-    concepts: dict[int, int]
-    display: Callable[[str], str | None]
+    codes: set[str]
+    displays: dict[str, str]
     skipped: dict[str, int] = field(default_factory=dict)
+
+    def display(self, code: str) -> str | None:
+        return self.displays.get(code)
 
     def known(self, value: str, field_name: str, what: str) -> bool:
         """Whether `value` names a concept of the release; a bad or unknown one is an error when strict,
         counted and skipped otherwise."""
-        if value.isdigit() and int(value) in self.concepts:
+        if value in self.codes:
             return True
         if self.strict or not value.isdigit():
             position = self.run.position
@@ -91,14 +93,16 @@ def _concrete(value: str) -> tuple[str, str] | None:
 
 
 def load_relationships(index: ReleaseIndex, files: list[Rf2File]) -> int:
-    writer, position = index.writer, index.run.position
+    writer, position, codes, displays = index.writer, index.run.position, index.codes, index.displays
+    declared: set[str] = set()
     edges = 0
     for rf2 in files:
         for fields in read_rows(rf2, position, index.progress):
             if fields[2] != "1":
                 continue
             source, destination, type_id = fields[4], fields[5], fields[7]
-            if not (index.known(source, "sourceId", "relationship source")
+            if not (source in codes and destination in codes and type_id in codes) and not (
+                    index.known(source, "sourceId", "relationship source")
                     and index.known(destination, "destinationId", "relationship destination")
                     and index.known(type_id, "typeId", "relationship type")):
                 continue
@@ -106,9 +110,11 @@ def load_relationships(index: ReleaseIndex, files: list[Rf2File]) -> int:
                 writer.add_edge(destination, source)
                 edges += 1
             else:
-                index.declare(type_id)
+                if type_id not in declared:
+                    declared.add(type_id)
+                    index.declare(type_id)
                 writer.add_property(source, type_id, destination, type="code", system=SYSTEM,
-                                    display=index.display(destination))
+                                    display=displays.get(destination))
     return edges
 
 

@@ -313,20 +313,27 @@ def _unknown_descriptions(run: LoadRun, packages: list[Package], masks: dict[int
                                     field_name="referencedComponentId")
 
 
-def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: Descriptions) -> None:
+def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: Descriptions) -> dict[str, str]:
+    """Write every concept with its properties; return the displays by code, which the relationship and
+    refset readers show beside the concepts they point at."""
     best, definitions, modules, dates = descriptions.best, descriptions.definitions, concepts.modules, concepts.dates
+    displays: dict[str, str] = {}
+    add_concept, add_property = writer.add_concept, writer.add_property
     for key, packed in concepts.flags.items():
         code = str(key)
-        shown = best.get(key)
+        shown = best.pop(key, None)
+        display = None
+        if shown:
+            display = displays[code] = shown[1]
         defined = definitions.get(key)
         active = bool(packed & 1)
-        writer.add_concept(code, shown[1] if shown else None, active=active,
-                           definition=defined[1] if defined else None)
-        writer.add_property(code, "inactive", "false" if active else "true", type="boolean")
-        writer.add_property(code, "moduleId", modules[packed >> 2 & 0x3FFFF], type="code")
-        writer.add_property(code, "sufficientlyDefined", "true" if packed & 2 else "false", type="boolean")
+        add_concept(code, display, active=active, definition=defined[1] if defined else None)
+        add_property(code, "inactive", "false" if active else "true", type="boolean")
+        add_property(code, "moduleId", modules[packed >> 2 & 0x3FFFF], type="code")
+        add_property(code, "sufficientlyDefined", "true" if packed & 2 else "false", type="boolean")
         date = dates[packed >> 20]
-        writer.add_property(code, "effectiveTime", f"{date[:4]}-{date[4:6]}-{date[6:]}", type="dateTime")
+        add_property(code, "effectiveTime", f"{date[:4]}-{date[4:6]}-{date[6:]}", type="dateTime")
+    return displays
 
 
 def _checksums(run: LoadRun, packages: list[Package]) -> None:
@@ -376,14 +383,11 @@ def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None =
                                           language, strict)
         del masks
     with run.timed("snomed: concepts"):
-        _write_concepts(writer, concepts, descriptions)
-    best = descriptions.best
-
-    def display(code: str) -> str | None:
-        shown = best.get(int(code)) if code.isdigit() else None
-        return shown[1] if shown else None
-
-    index = ReleaseIndex(run, writer, progress, strict, version, concepts.flags, display)
+        displays = _write_concepts(writer, concepts, descriptions)
+    del descriptions
+    codes = {str(key) for key in concepts.flags}
+    del concepts
+    index = ReleaseIndex(run, writer, progress, strict, version, codes, displays)
     files = {kind: [f for p in packages for f in p.of(kind)] for kind in
              ("relationship", "concrete", "association", "attribute_value", "simple", "extended_map")}
     with run.timed("snomed: relationships"):
