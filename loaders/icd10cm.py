@@ -2,7 +2,7 @@
 
 Options: `order_file=PATH` cross-checks a tabular load against an order file (disagreements go to the
 log and to the load run's counts, the load itself goes ahead); `version=` names the release year of an
-order file whose name does not carry it."""
+order file whose name does not carry it, and for the tabular must match its <version>."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None =
             load_order_file(run, path, progress, current=current, version=version)
         return
     with run.timed("tabular"):
-        loaded = read_tabular(run, path, progress, current=current)
+        loaded = read_tabular(run, path, progress, current=current, version=version,
+                              collect=order_file is not None)
     if order_file is not None:
         order_path = Path(order_file)
         run.checksums[order_path.name] = sha256_of(order_path)

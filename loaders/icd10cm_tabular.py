@@ -70,8 +70,10 @@ def _path(elem: etree._Element) -> str:
 
 
 class _Reader:
-    def __init__(self, run: LoadRun, name: str, current: bool | None) -> None:
+    def __init__(self, run: LoadRun, name: str, current: bool | None, version: str | None, collect: bool) -> None:
         self.run = run
+        self.expected_version = version
+        self.collect = collect
         self.name = name
         self.current = current
         self.writer: CodeSystemWriter | None = None
@@ -119,6 +121,9 @@ class _Reader:
         if not version:
             raise self._error(elem, "<version> is empty", "version")
         self._at(elem)
+        if self.expected_version is not None and self.expected_version != version:
+            raise self._error(elem, f"the release is version {version}, not {self.expected_version} as asked",
+                              "version")
         self.loaded.version = version
         self.writer = self.run.code_system(code_system_resource(version), current=self.current)
 
@@ -208,7 +213,8 @@ class _Reader:
         self._flags(cs, code, billable, kind_of(code, billable))
         self._notes(cs, code, elem)
         cs.add_edge(parent, code)
-        self.loaded.codes[code] = (display, billable)
+        if self.collect:
+            self.loaded.codes[code] = (display, billable)
         for child in children:
             self._diag(cs, child, code, seven, excepted, f"{path}/diag[{(child.findtext('name') or '').strip()}]")
         if generates and seven is not None:
@@ -224,7 +230,8 @@ class _Reader:
                 cs.add_concept(extended, extended_display)
                 self._flags(cs, extended, True, "code")
                 cs.add_edge(code, extended)
-                self.loaded.codes[extended] = (extended_display, True)
+                if self.collect:
+                    self.loaded.codes[extended] = (extended_display, True)
 
 
 def _drop(elem: etree._Element) -> None:
@@ -243,10 +250,12 @@ def _events(handle: ByteCounter, name: str) -> Iterator[tuple[str, etree._Elemen
 
 
 def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool | None = None,
-                 display_name: str | None = None) -> Loaded:
+                 version: str | None = None, collect: bool = False, display_name: str | None = None) -> Loaded:
+    """Load the tabular file; `version`, if given, must be the file's own; `collect` keeps each code's
+    display and billable flag in the result (for cross-checks)."""
     name = display_name or str(path)
     run.position.file = name
-    reader = _Reader(run, name, current)
+    reader = _Reader(run, name, current, version, collect)
     task = progress.task("ICD-10-CM tabular XML", path.stat().st_size)
     root: etree._Element | None = None
     with path.open("rb") as raw:

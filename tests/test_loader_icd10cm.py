@@ -436,3 +436,10 @@ def test_full_release_billable_flags_match_the_order_file_for_codes_unchanged(fu
     both = sum(1 for code in rows if code in billable)
     # FY2026 turned a handful of 2025 codes into headers (new codes below them); nothing else may differ
     assert both - agree < 50 and both > 90_000
+
+
+def test_version_asked_for_must_be_the_releases_own(engine: Engine) -> None:
+    with pytest.raises(LoadError) as caught:
+        run_load(engine, "icd10cm", SAMPLE, version="2025")
+    assert caught.value.field_name == "version" and caught.value.line == 3
+    assert _snapshot(engine)["code_system"] == 0
