@@ -76,7 +76,7 @@ class ReleaseIndex:
                                      description=self.display(code))
 
 
-def _concrete(value: str) -> tuple[str, str] | None:
+def parse_concrete_value(value: str) -> tuple[str, str] | None:
     """(FHIR type, lexical value) of an RF2 concrete value: #integer, #decimal or "string"."""
     if value.startswith("#"):
         number = value[1:]
@@ -125,7 +125,7 @@ def load_concrete_values(index: ReleaseIndex, files: list[Rf2File]) -> None:
             if fields[2] != "1":
                 continue
             source, type_id = fields[4], fields[7]
-            typed = _concrete(fields[5])
+            typed = parse_concrete_value(fields[5])
             if typed is None:
                 raise LoadError(rf2.name, f"concrete value {fields[5]!r} is neither #number nor \"string\"",
                                 line=position.line, field_name="value")

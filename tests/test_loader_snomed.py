@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from termsvc.errors import LoadError
 from termsvc.loaders.snomed_ids import sctid_problem, verhoeff_digit, verhoeff_ok
+from termsvc.loaders.snomed_refsets import parse_concrete_value
 from termsvc.ops.loading import run_load
 from termsvc.store.engine import make_engine
 from tests.conftest import ENGINES, SAMPLES, shared_path
@@ -130,6 +131,28 @@ def test_published_sctids_are_valid_and_typed_by_partition() -> None:
     assert "check digit" in (sctid_problem("138875006") or "")
     assert "not numeric" in (sctid_problem("13887500X") or "")
     assert "leading zero" in (sctid_problem("0138875005") or "")
+
+
+@given(st.integers())
+def test_concrete_integers_parse_as_integer(number: int) -> None:
+    assert parse_concrete_value(f"#{number}") == ("integer", str(number))
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=4))
+def test_concrete_decimals_parse_as_decimal(number: Any) -> None:
+    lexical = f"{number:f}"
+    expected = "decimal" if "." in lexical else "integer"
+    assert parse_concrete_value(f"#{lexical}") == (expected, lexical)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="\t\r\n", blacklist_categories=("Cs",))))
+def test_concrete_strings_are_unquoted(value: str) -> None:
+    assert parse_concrete_value('"' + value.replace('"', '""') + '"') == ("string", value)
+
+
+@pytest.mark.parametrize("value", ["1", "#", "#1.", "#.5", "#1e3", '"open', "text"])
+def test_malformed_concrete_values_are_rejected(value: str) -> None:
+    assert parse_concrete_value(value) is None
 
 
 # --- the International-style MiniCT sample ----------------------------------------------------------------
