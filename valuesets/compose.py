@@ -37,6 +37,7 @@ class Compiled:
     used_value_sets: list[str] = field(default_factory=list)
     # (code_system_id, code) -> the display and designations the value set gives the code
     compose_displays: dict[tuple[int, str], ComposeDisplay] = field(default_factory=dict)
+    enumerated: bool = False
 
 
 class Compiler:
@@ -49,11 +50,14 @@ class Compiler:
         self.used_value_sets: list[str] = []
         self.displays: dict[tuple[int, str], ComposeDisplay] = {}
         self._stack: list[str] = []
+        # an enumerated value set is shown flat, in its own order, never nested by the hierarchy
+        self.enumerated = False
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
         condition = self.value_set(value_set, alias, top=True)
-        return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays)
+        return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
+                        self.enumerated)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -98,6 +102,7 @@ class Compiler:
             parts.append(f"{alias}.code_system_id = {self.sql.bind(cs.code_system_id)}")
             concepts = [c for c in include.get("concept", []) or [] if isinstance(c, dict) and c.get("code")]
             if concepts:
+                self.enumerated = True
                 codes = [str(c["code"]) for c in concepts]
                 if cs.case_sensitive is False:
                     lowered = [c.lower() for c in codes]

@@ -33,14 +33,16 @@ class VersionRules:
 
 
 def version_matches(stored: str, wanted: str) -> bool:
-    """Exact, a partial version ('1.0' for '1.0.2'), or a wildcard ('1.x', '1.*')."""
+    """Exact, or with wildcard segments ('1.x', '1.0.*', '1.x.x'); a bare '1' does not match '1.0.0'."""
     if stored == wanted:
         return True
     parts = wanted.split(".")
-    if parts and parts[-1] in ("x", "X", "*"):
-        prefix = ".".join(parts[:-1])
-        return not prefix or stored == prefix or stored.startswith(prefix + ".")
-    return stored.startswith(wanted + ".")
+    if not any(p in ("x", "X", "*") for p in parts):
+        return False
+    have = stored.split(".")
+    if parts[-1] in ("x", "X", "*") and len(have) > len(parts):
+        have = have[:len(parts)]
+    return len(have) == len(parts) and all(p in ("x", "X", "*") or p == h for p, h in zip(parts, have, strict=True))
 
 
 def pick_version(rows: list[q.CodeSystemRow], wanted: str | None) -> q.CodeSystemRow | None:

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from termsvc.api.params import OpParams
-from termsvc.errors import Invalid, LoadError, TermsvcError
+from termsvc.errors import Invalid, LoadError
+from termsvc.loaders.fhir_resources import write_code_system
 from termsvc.store.loadrun import LoadRun
 from termsvc.store.resources import store_concept_map, store_value_set
-from valuesets.cs_write import writer_for
 
 
 def inline_resources(params: OpParams) -> list[dict[str, Any]]:
@@ -49,25 +49,23 @@ def op_connection(engine: Engine, params: OpParams) -> Iterator[Connection]:
 
 def write_inline(conn: Connection, resources: list[dict[str, Any]]) -> None:
     run = LoadRun(conn, "tx-resource", "request", True)
-    write_code_system = writer_for()
     # code systems first, so value sets and maps written after them can be checked against them
     ordered = sorted(resources, key=lambda r: r.get("resourceType") != "CodeSystem")
     for index, resource in enumerate(ordered):
         kind = resource.get("resourceType")
         run.position.file = f"tx-resource[{index}] {kind}/{resource.get('id', '')}"
+        if not resource.get("url"):
+            continue
         try:
             if kind == "CodeSystem":
-                if not resource.get("url"):
-                    continue
-                write_code_system(run, resource)
-            elif kind == "ValueSet" and resource.get("url"):
+                write_code_system(run, resource, current=True)
+            elif kind == "ValueSet":
                 run.bulk.flush()
                 store_value_set(conn, resource, replace=True)
-            elif kind == "ConceptMap" and resource.get("url"):
+            elif kind == "ConceptMap":
                 run.bulk.flush()
                 store_concept_map(conn, resource, replace=True)
         except LoadError as exc:
             raise Invalid(f"Invalid tx-resource: {exc}", expression=["tx-resource"]) from None
-        except TermsvcError:
-            raise
-    run.bulk.flush()
+    # marks the inline versions current, as a completed load would; the transaction is rolled back anyway
+    run._complete()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, TooCostly
@@ -25,13 +25,12 @@ from valuesets.versions import VersionRules
 # request parameters echoed in expansion.parameter, as the reference servers do
 ECHOED = ("activeOnly", "count", "offset", "excludeNested", "includeDesignations", "includeDefinition",
           "displayLanguage", "filter", "designation", "excludeNotForUI", "excludePostCoordinated",
-          "system-version", "check-system-version", "force-system-version", "limitedExpansion",
+          "force-system-version", "limitedExpansion",
           "default-to-latest-version", "incomplete-ok")
 _VALUE_TYPE = {"activeOnly": "Boolean", "count": "Integer", "offset": "Integer", "excludeNested": "Boolean",
                "includeDesignations": "Boolean", "includeDefinition": "Boolean", "displayLanguage": "Code",
                "filter": "String", "designation": "String", "excludeNotForUI": "Boolean",
-               "excludePostCoordinated": "Boolean", "system-version": "Canonical", "check-system-version":
-               "Canonical", "force-system-version": "Canonical", "property": "String", "limitedExpansion": "Boolean",
+               "excludePostCoordinated": "Boolean", "force-system-version": "Uri", "property": "String", "limitedExpansion": "Boolean",
                "default-to-latest-version": "Boolean", "incomplete-ok": "Boolean"}
 
 
@@ -147,10 +146,6 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
                 listed.extend(own.designations)
             if listed:
                 entry["designation"] = listed
-        if request.include_definition and row.definition:
-            entry.setdefault("extension", []).append({
-                "url": "http://hl7.org/fhir/StructureDefinition/valueset-concept-definition",
-                "valueString": row.definition})
         props = properties.get(row.concept_id)
         if props:
             entry["extension"] = entry.get("extension", []) + [{
@@ -178,6 +173,26 @@ def nest(conn: Connection, rows: list[Row], contains: list[dict[str, Any]]) -> l
         else:
             entry_of[parent].setdefault("contains", []).append(entry_of[concept_id])
     return top
+
+
+def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """expansion.property (R5) as its R4 cross-version extension: the requested properties the code systems
+    declare, with their uri."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for cs in compiled.used_systems.values():
+        rows = conn.execute(text("SELECT code, uri FROM code_system_property WHERE code_system_id = :cs"),
+                            {"cs": cs.code_system_id}).all()
+        uris = {r[0]: r[1] for r in rows}
+        for name in names:
+            if name in uris and name not in seen:
+                seen.add(name)
+                parts: list[dict[str, Any]] = [{"url": "code", "valueCode": name}]
+                if uris[name]:
+                    parts.append({"url": "uri", "valueUri": uris[name]})
+                out.append({"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property",
+                            "extension": parts})
+    return out
 
 
 def _multi_version(compiled: Compiled) -> dict[str, bool]:
@@ -210,7 +225,7 @@ def _echo(params: OpParams) -> list[dict[str, Any]]:
     for name, kind, value in params.items:
         if name not in ECHOED or isinstance(value, dict | list):
             continue
-        value_type = kind if kind not in ("query", "", "part", "resource") else _VALUE_TYPE[name]
+        value_type = _VALUE_TYPE[name] if kind in ("query", "", "part", "resource", "Canonical") else kind
         if value_type == "Boolean" and isinstance(value, str):
             value = value.lower() == "true"
         elif value_type == "Integer" and isinstance(value, str):
@@ -249,8 +264,12 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         expansion["offset"] = request.offset
     if parameters:
         expansion["parameter"] = parameters
+    declared = _declared_properties(conn, compiled, request.properties)
+    if declared:
+        expansion["extension"] = declared
     contains = _contains(conn, request, compiled, rows)
-    if contains and not request.exclude_nested and request.count is None and not request.offset:
+    if (contains and not request.exclude_nested and request.count is None and not request.offset
+            and not compiled.enumerated):
         contains = nest(conn, rows, contains)
     if contains:
         expansion["contains"] = contains
