@@ -23,10 +23,27 @@ from valuesets.versions import VersionRules, resolve_system
 ValueSetFinder = Callable[[Connection, str, str | None], dict[str, Any]]
 
 
+# concept extensions from the compose that an expansion carries over to `contains`
+CARRIED_EXTENSIONS = ("http://hl7.org/fhir/StructureDefinition/valueset-deprecated",
+                      "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status")
+FILTER_OP_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.compose.include.filter.op"
+
+
 @dataclass
 class ComposeDisplay:
     display: str | None
     designations: list[dict[str, Any]]
+    extensions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def r5_filter(flt: dict[str, Any]) -> dict[str, Any]:
+    """An R4 filter whose op is an R5 one (child-of, descendent-leaf) carries it in an extension on `op`."""
+    if flt.get("op"):
+        return flt
+    for ext in (flt.get("_op") or {}).get("extension", []) or []:
+        if isinstance(ext, dict) and ext.get("url") == FILTER_OP_EXTENSION:
+            return {**flt, "op": ext.get("valueCode")}
+    return flt
 
 
 @dataclass
@@ -34,7 +51,7 @@ class Compiled:
     condition: str
     params: dict[str, Any]
     used_systems: dict[int, q.CodeSystemRow] = field(default_factory=dict)
-    used_value_sets: list[str] = field(default_factory=list)
+    used_value_sets: list[dict[str, Any]] = field(default_factory=list)
     # (code_system_id, code) -> the display and designations the value set gives the code
     compose_displays: dict[tuple[int, str], ComposeDisplay] = field(default_factory=dict)
     enumerated: bool = False
@@ -47,7 +64,9 @@ class Compiler:
         self.find = find_value_set
         self.sql = SqlBuilder(conn.dialect.name)
         self.used_systems: dict[int, q.CodeSystemRow] = {}
-        self.used_value_sets: list[str] = []
+        # every value set taken part (the top one first), for used-valueset and status warnings
+        self.used_value_sets: list[dict[str, Any]] = []
+        self._contained: dict[str, dict[str, Any]] = {}
         self.displays: dict[tuple[int, str], ComposeDisplay] = {}
         self._stack: list[str] = []
         # an enumerated value set is shown flat, in its own order, never nested by the hierarchy
@@ -55,6 +74,9 @@ class Compiler:
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
+        self._contained = {f"#{r['id']}": r for r in value_set.get("contained", []) or []
+                           if isinstance(r, dict) and r.get("resourceType") == "ValueSet" and r.get("id")}
+        self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
                         self.enumerated)
@@ -111,16 +133,18 @@ class Compiler:
                     parts.append(f"{alias}.code IN {self.sql.values(codes)}")
                 if display_from:
                     for c in concepts:
-                        if c.get("display") or c.get("designation"):
+                        carried = [e for e in c.get("extension", []) or []
+                                   if isinstance(e, dict) and e.get("url") in CARRIED_EXTENSIONS]
+                        if c.get("display") or c.get("designation") or carried:
                             self.displays[(cs.code_system_id, str(c["code"]))] = ComposeDisplay(
-                                c.get("display"), list(c.get("designation") or []))
+                                c.get("display"), list(c.get("designation") or []), carried)
             for n, flt in enumerate(include.get("filter", []) or []):
-                parts.append(filter_sql(self.conn, self.sql, cs, flt, alias, self._declared_properties(cs),
+                parts.append(filter_sql(self.conn, self.sql, cs, r5_filter(flt), alias, self._declared_properties(cs),
                                         f"{where}.filter[{n}]"))
         for canonical in include.get("valueSet", []) or []:
             url, _, version = str(canonical).partition("|")
-            imported = self.find(self.conn, url, version or None)
-            self.used_value_sets.append(str(canonical))
+            imported = self._contained.get(url) or self.find(self.conn, url, version or None)
+            self.used_value_sets.append(imported)
             sub = self.sql.alias()
             parts.append(f"{alias}.concept_id IN (SELECT {sub}.concept_id FROM concept {sub} WHERE "
                          f"{self.value_set(imported, sub)})")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, text
 
 from termsvc.api.params import OpParams
@@ -140,18 +141,24 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
             row, cs, designations.get(row.concept_id, []), request.languages, languages.get(row.code_system_id))
         if display:
             entry["display"] = display
+        if own and own.extensions:
+            entry["extension"] = list(own.extensions)
         if request.include_designations:
             listed = [_designation(d) for d in designations.get(row.concept_id, [])]
             if own:
                 listed.extend(own.designations)
             if listed:
                 entry["designation"] = listed
-        props = properties.get(row.concept_id)
+        props: list[tuple[str, dict[str, Any]]] = []
+        if "definition" in request.properties and row.definition:
+            props.append(("definition", {"valueString": row.definition}))
+        props.extend((p.code, _coding_value(p)) for p in properties.get(row.concept_id, []) if p.code != "status")
+        if row.status and row.status != "active":
+            props.append(("status", {"valueCode": row.status}))
         if props:
             entry["extension"] = entry.get("extension", []) + [{
-                "url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property",
-                "extension": [{"url": "code", "valueCode": p.code}, {"url": "value", **_coding_value(p)}]}
-                for p in props]
+                "url": CONTAINS_PROPERTY, "extension": [{"url": "code", "valueCode": code}, {"url": "value", **value}]}
+                for code, value in props]
         out.append(entry)
     return out
 
@@ -175,24 +182,79 @@ def nest(conn: Connection, rows: list[Row], contains: list[dict[str, Any]]) -> l
     return top
 
 
-def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """expansion.property (R5) as its R4 cross-version extension: the requested properties the code systems
-    declare, with their uri."""
+CONTAINS_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+EXPANSION_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
+CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
+
+
+def _property_extension(code: str, uri: str | None) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [{"url": "code", "valueCode": code}]
+    if uri:
+        parts.append({"url": "uri", "valueUri": uri})
+    return {"url": EXPANSION_PROPERTY, "extension": parts}
+
+
+def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str, ...], rows: list[Row]
+                         ) -> list[dict[str, Any]]:
+    """expansion.property (R5) as its R4 cross-version extension: the properties the contains entries carry
+    (the requested ones the code systems declare, definition, and status where a concept has one)."""
     out: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[str] = {"status", "definition"}
+    if "definition" in names:
+        out.append(_property_extension("definition", CONCEPT_PROPERTIES + "definition"))
+    if any(r.status and r.status != "active" for r in rows):
+        out.append(_property_extension("status", CONCEPT_PROPERTIES + "status"))
     for cs in compiled.used_systems.values():
-        rows = conn.execute(text("SELECT code, uri FROM code_system_property WHERE code_system_id = :cs"),
-                            {"cs": cs.code_system_id}).all()
-        uris = {r[0]: r[1] for r in rows}
+        declared = conn.execute(text("SELECT code, uri FROM code_system_property WHERE code_system_id = :cs"),
+                                {"cs": cs.code_system_id}).all()
+        uris = {r[0]: r[1] for r in declared}
         for name in names:
             if name in uris and name not in seen:
                 seen.add(name)
-                parts: list[dict[str, Any]] = [{"url": "code", "valueCode": name}]
-                if uris[name]:
-                    parts.append({"url": "uri", "valueUri": uris[name]})
-                out.append({"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property",
-                            "extension": parts})
+                out.append(_property_extension(name, uris[name]))
     return out
+
+
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+
+
+def _standards_status(resource: dict[str, Any]) -> str | None:
+    for ext in resource.get("extension", []) or []:
+        if isinstance(ext, dict) and ext.get("url") == STANDARDS_STATUS and isinstance(ext.get("valueCode"), str):
+            return str(ext["valueCode"])
+    return None
+
+
+def _status_parameters(compiled: Compiled) -> list[dict[str, Any]]:
+    """used-valueset for imported value sets, and the warnings the ecosystem expects when something used is
+    withdrawn, deprecated, draft or experimental."""
+    out: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    for index, vs in enumerate(compiled.used_value_sets):
+        canonical = _canonical(vs)
+        status = _standards_status(vs)
+        if index or status in ("withdrawn", "deprecated"):
+            out.append({"name": "used-valueset", "valueUri": canonical})
+        if status in ("withdrawn", "deprecated"):
+            warnings.append({"name": f"warning-{status}", "valueUri": canonical})
+    for cs in compiled.used_systems.values():
+        resource = orjson.loads(cs.resource_json) if cs.resource_json else {}
+        canonical = f"{cs.url}|{cs.version}" if cs.version else cs.url
+        status = _standards_status(resource)
+        if status in ("withdrawn", "deprecated"):
+            warnings.append({"name": f"warning-{status}", "valueUri": canonical})
+        if resource.get("experimental") is True:
+            warnings.append({"name": "warning-experimental", "valueUri": canonical})
+        if cs.status == "draft":
+            warnings.append({"name": "warning-draft", "valueUri": canonical})
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in out + warnings:
+        key = (p["name"], p["valueUri"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
 
 
 def _multi_version(compiled: Compiled) -> dict[str, bool]:
@@ -203,7 +265,6 @@ def _multi_version(compiled: Compiled) -> dict[str, bool]:
 
 
 def _cs_language(cs: q.CodeSystemRow) -> str | None:
-    import orjson
     resource = orjson.loads(cs.resource_json) if cs.resource_json else {}
     language = resource.get("language") if isinstance(resource, dict) else None
     return language if isinstance(language, str) else None
@@ -253,8 +314,7 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         parameters.append({"name": "displayLanguage", "valueCode": request.header_language})
     for cs in sorted(compiled.used_systems.values(), key=lambda c: (c.url, c.version)):
         parameters.append({"name": "used-codesystem", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url})
-    for vs in compiled.used_value_sets:
-        parameters.append({"name": "used-valueset", "valueUri": vs})
+    parameters.extend(_status_parameters(compiled))
     expansion: dict[str, Any] = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -264,7 +324,7 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         expansion["offset"] = request.offset
     if parameters:
         expansion["parameter"] = parameters
-    declared = _declared_properties(conn, compiled, request.properties)
+    declared = _declared_properties(conn, compiled, request.properties, rows)
     if declared:
         expansion["extension"] = declared
     contains = _contains(conn, request, compiled, rows)
