@@ -82,6 +82,8 @@ def _parsed(run: LoadRun, path: Path, progress: Progress, skipped: Skipped) -> I
         yield from resources_in(str(path), resource, lines, skipped)
         return
     for name, data in members:
+        if path.is_dir():
+            run.checksums[str(Path(name).relative_to(path))] = hashlib.sha256(data).hexdigest()
         try:
             resource, lines = parse_bytes(name, data)
         except LoadError as exc:

@@ -124,13 +124,14 @@ def from_folder(folder: Path, progress: Progress, skipped: Skipped) -> Iterator[
     package manifest left out."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".json", ".xml")
                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))
-    task = progress.task(f"FHIR resources in {folder.name}", len(files))
+    task = progress.task(f"FHIR resources in {folder.name}", sum(f.stat().st_size for f in files))
     for file in files:
+        data = file.read_bytes()
         if file.name == "package.json":
             skipped.add("package.json")
         else:
-            yield str(file), file.read_bytes()
-        progress.advance(task, 1)
+            yield str(file), data
+        progress.advance(task, len(data))
     progress.done(task)
 
 

@@ -199,6 +199,8 @@ def test_a_folder_is_read_recursively_skipping_other_resources(engine: Engine, t
     summary = run_load(engine, "fhir", tmp_path)
     assert set(_rows(engine, "SELECT url FROM code_system")) == {("http://example.org/a",), ("http://example.org/b",)}
     assert summary.counts["skipped:StructureDefinition"] == 1
+    checksums = json.loads(_scalar(engine, "SELECT checksums_json FROM load_run"))
+    assert set(checksums) >= {"a.json", "sub/deeper/b.xml"}
 
 
 # --- content, supplements, write_code_system -----------------------------------------------------------------
