@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 import types
 import typing
 from dataclasses import dataclass
@@ -18,7 +19,6 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
 from lxml import etree
 
 from termsvc.errors import Invalid
@@ -52,10 +52,27 @@ class Field:
     model: type | None = None
 
 
+_parsers = threading.local()
+
+
+@cache
+def _model(name: str) -> type:
+    """The R4B model class for a FHIR type; imported late, so importing this module stays cheap."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    return get_fhir_model_class(name)
+
+
 def _safe_parser() -> etree.XMLParser:
-    # The same protections as loaders.base.safe_xml_parser; termsvc must not import loaders.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_comments=True, remove_pis=True)
+    """One parser per thread (lxml parsers are not thread-safe; making one per request costs more than
+    parsing a small Parameters body). The same protections as loaders.base.safe_xml_parser, which
+    termsvc must not import."""
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+            remove_comments=True, remove_pis=True)
+    return parser
 
 
 def _field(annotation: Any) -> Field | None:
@@ -93,7 +110,7 @@ def _field(annotation: Any) -> Field | None:
 
 @cache
 def _resource_base() -> type:
-    return get_fhir_model_class("Resource")
+    return _model("Resource")
 
 
 @cache
@@ -113,18 +130,24 @@ def fields_of(model: type) -> dict[str, Field]:
 @cache
 def resource_model(name: str) -> type | None:
     try:
-        model = get_fhir_model_class(name)
+        model = _model(name)
     except (ValueError, KeyError):
         return None
     return model if issubclass(model, _resource_base()) else None
 
 
+_FHIR_PREFIX = "{" + FHIR_NS + "}"
+_XHTML_PREFIX = "{" + XHTML_NS + "}"
+
+
 def _local(element: etree._Element, path: str) -> str:
-    qname = etree.QName(element)
-    if qname.namespace != FHIR_NS:
-        raise FhirXmlError(f"element <{qname.localname}> is not in the FHIR namespace ({FHIR_NS})",
-                           line=element.sourceline, path=path)
-    return qname.localname
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith(_FHIR_PREFIX):
+        return tag[len(_FHIR_PREFIX):]
+    if not isinstance(tag, str):
+        raise FhirXmlError("entity references are not allowed in FHIR XML", line=element.sourceline, path=path)
+    raise FhirXmlError(f"element <{etree.QName(element).localname}> is not in the FHIR namespace ({FHIR_NS})",
+                       line=element.sourceline, path=path)
 
 
 class _Reader:
@@ -155,7 +178,7 @@ class _Reader:
         for child in element:
             if child.tail and child.tail.strip():
                 raise FhirXmlError("unexpected text content", line=child.sourceline, path=path)
-            if etree.QName(child).namespace == XHTML_NS and "div" in fields:
+            if isinstance(child.tag, str) and child.tag.startswith(_XHTML_PREFIX) and "div" in fields:
                 name = "div"
             else:
                 name = _local(child, path)
@@ -254,7 +277,7 @@ class _Reader:
 
 @cache
 def _extension_field() -> Field:
-    return Field("complex", True, model=get_fhir_model_class("Extension"))
+    return Field("complex", True, model=_model("Extension"))
 
 
 def _convert(raw: str, base: str, line: int | None, path: str) -> Any:
