@@ -143,8 +143,10 @@ class Compiler:
                                         f"{where}.filter[{n}]"))
         for canonical in include.get("valueSet", []) or []:
             url, _, version = str(canonical).partition("|")
-            imported = self._contained.get(url) or self.find(self.conn, url, version or None)
-            self.used_value_sets.append(imported)
+            contained = self._contained.get(url)
+            imported = contained or self.find(self.conn, url, version or None)
+            # a contained value set is part of this one, not a value set used
+            self.used_value_sets.append({"compose": {}} if contained else imported)
             sub = self.sql.alias()
             parts.append(f"{alias}.concept_id IN (SELECT {sub}.concept_id FROM concept {sub} WHERE "
                          f"{self.value_set(imported, sub)})")

@@ -84,8 +84,6 @@ def _property(sql: SqlBuilder, cs: CodeSystemRow, prop: str, op: str, value: str
             raise Invalid(f"The value of an 'exists' filter must be true or false, not '{value}'")
         cond = f"{col} IN ({base})"
         return cond if lowered == "true" else f"NOT ({cond})"
-    if declared_type == "boolean":
-        value = value.strip().lower()
     if op == "=":
         return f"{col} IN ({base} AND p.value = {sql.bind(value)})"
     if op in ("in", "not-in"):
@@ -122,8 +120,6 @@ def filter_sql(conn: Connection, sql: SqlBuilder, cs: CodeSystemRow, flt: dict[s
         return f"{alias}.display = {sql.bind(value)}"
     if prop == "inactive" and "inactive" not in declared:
         return _boolean_column(sql, f"NOT {alias}.active", op, value, prop)
-    if prop == "notSelectable" and op == "=":
-        return _boolean_column(sql, f"{alias}.abstract", op, value, prop)
     if op in HIERARCHY_OPS:
         raise NotSupported(f"The filter operation '{op}' is not supported on property '{prop}'")
     return _property(sql, cs, prop, op, value, alias, declared.get(prop))

@@ -50,6 +50,8 @@ class ExpandRequest:
     threshold: int = 1_000_000
     exclude_nested: bool = False
     header_language: str | None = None
+    # `designation` parameters naming languages (urn:ietf:bcp:47|xx): only those designations are shown
+    designation_languages: tuple[str, ...] = ()
 
 # the value set elements an expansion repeats (the reference servers leave out compose, text, extensions)
 KEPT = ("resourceType", "id", "language", "url", "version", "name", "title", "status", "experimental", "date",
@@ -80,9 +82,14 @@ def request_from(conn: Connection, params: OpParams, instance: dict[str, Any] | 
     count = params.integer("count")
     if offset < 0 or (count is not None and count < 0):
         raise Invalid("offset and count must not be negative", expression=["offset" if offset < 0 else "count"])
+    value_set = value_set_of(conn, params, instance)
+    defaults = compose_parameters(value_set)
     language = params.string("displayLanguage") or accept_language
+    header_language = None if params.has("displayLanguage") else accept_language
+    if not language and defaults.get("displayLanguage"):
+        language = header_language = defaults["displayLanguage"]
     return ExpandRequest(
-        value_set=value_set_of(conn, params, instance), offset=offset, count=count,
+        value_set=value_set, offset=offset, count=count,
         active_only=params.boolean("activeOnly", False) is True, text_filter=params.string("filter") or None,
         include_designations=params.boolean("includeDesignations", False) is True,
         include_definition=params.boolean("includeDefinition", False) is True,
@@ -90,18 +97,42 @@ def request_from(conn: Connection, params: OpParams, instance: dict[str, Any] | 
         rules=VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
                                       _strings(params, "check-system-version")),
         threshold=threshold, exclude_nested=params.boolean("excludeNested", False) is True,
-        header_language=None if params.has("displayLanguage") else accept_language)
+        header_language=header_language, designation_languages=tuple(
+            d.partition("|")[2] for d in _strings(params, "designation") if d.startswith("urn:ietf:bcp:47|")))
 
 
-def _display(row: Row, cs: q.CodeSystemRow | None, designations: list[q.DesignationRow],
-             languages: tuple[str, ...], cs_language: str | None) -> str | None:
+EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
+
+
+def compose_parameters(value_set: dict[str, Any]) -> dict[str, str]:
+    """Default expansion parameters a value set's compose sets (the valueset-expansion-parameter extension)."""
+    out: dict[str, str] = {}
+    compose = value_set.get("compose") or {}
+    for ext in compose.get("extension", []) or [] if isinstance(compose, dict) else []:
+        if not isinstance(ext, dict) or ext.get("url") != EXPANSION_PARAMETER:
+            continue
+        parts = {e.get("url"): e for e in ext.get("extension", []) or [] if isinstance(e, dict)}
+        name = (parts.get("name") or {}).get("valueCode")
+        value = next((v for k, v in (parts.get("value") or {}).items() if k.startswith("value")), None)
+        if isinstance(name, str) and value is not None:
+            out[name] = str(value)
+    return out
+
+
+def _display(row: Row, designations: list[q.DesignationRow], languages: tuple[str, ...],
+             cs_language: str | None) -> q.DesignationRow | None:
+    """The designation that replaces the concept's display for the requested languages, if any."""
     for wanted in languages:
         if cs_language and language_matches(cs_language, wanted):
-            return row.display
+            return None
         for d in designations:
             if d.language and language_matches(d.language, wanted) and d.use_code in (None, "display"):
-                return d.value
-    return row.display
+                return d
+    return None
+
+
+PREFERRED_FOR_LANGUAGE = {"system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra",
+                          "code": "preferredForLanguage", "display": "Preferred For Language"}
 
 
 def _coding_value(prop: q.PropertyRow) -> dict[str, Any]:
@@ -137,16 +168,26 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
             entry["inactive"] = True
         entry["code"] = row.code
         own = compiled.compose_displays.get((row.code_system_id, row.code))
-        display = own.display if own and own.display else _display(
-            row, cs, designations.get(row.concept_id, []), request.languages, languages.get(row.code_system_id))
+        replaced = None if own and own.display else _display(
+            row, designations.get(row.concept_id, []), request.languages, languages.get(row.code_system_id))
+        display = own.display if own and own.display else (replaced.value if replaced else row.display)
         if display:
             entry["display"] = display
         if own and own.extensions:
             entry["extension"] = list(own.extensions)
         if request.include_designations:
-            listed = [_designation(d) for d in designations.get(row.concept_id, [])]
+            listed = [_designation(d) for d in designations.get(row.concept_id, []) if d is not replaced]
+            if replaced is not None and row.display:
+                # the display given up for another language stays visible as a designation
+                original: dict[str, Any] = {"use": PREFERRED_FOR_LANGUAGE, "value": row.display}
+                if languages.get(row.code_system_id):
+                    original = {"language": languages[row.code_system_id], **original}
+                listed.insert(0, original)
             if own:
                 listed.extend(own.designations)
+            if request.designation_languages:
+                listed = [d for d in listed if any(language_matches(d.get("language"), w)
+                                                   for w in request.designation_languages)]
             if listed:
                 entry["designation"] = listed
         props: list[tuple[str, dict[str, Any]]] = []
@@ -233,7 +274,7 @@ def _status_parameters(compiled: Compiled) -> list[dict[str, Any]]:
     for index, vs in enumerate(compiled.used_value_sets):
         canonical = _canonical(vs)
         status = _standards_status(vs)
-        if index or status in ("withdrawn", "deprecated"):
+        if index and vs.get("url"):
             out.append({"name": "used-valueset", "valueUri": canonical})
         if status in ("withdrawn", "deprecated"):
             warnings.append({"name": f"warning-{status}", "valueUri": canonical})
@@ -329,7 +370,7 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         expansion["extension"] = declared
     contains = _contains(conn, request, compiled, rows)
     if (contains and not request.exclude_nested and request.count is None and not request.offset
-            and not compiled.enumerated):
+            and not compiled.enumerated and len(compiled.used_value_sets) == 1):
         contains = nest(conn, rows, contains)
     if contains:
         expansion["contains"] = contains
