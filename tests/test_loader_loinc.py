@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from termsvc.errors import LoadError
 from termsvc.loaders.base import NullProgress
-from termsvc.loaders.loinc_csv import Header, decoded_lines
+from termsvc.loaders.loinc_csv import Header, text_lines
 from termsvc.loaders.loinc_csv import rows as parse_rows
 from termsvc.ops.loading import run_load
 from termsvc.store.engine import make_engine
@@ -422,8 +422,8 @@ def _encode(header: list[str], rows: list[list[str]], bom: bool = False) -> byte
 
 
 def _parse(data: bytes, required: list[str]) -> tuple[Header, list[tuple[int, list[str]]]]:
-    lines = decoded_lines(io.BytesIO(data), "t.csv", SourcePosition(), NullProgress(), 0, hashlib.sha256())
-    header, body = parse_rows(lines, "t.csv", required)
+    lines = text_lines(io.BytesIO(data), NullProgress(), 0, hashlib.sha256())
+    header, body = parse_rows(lines, "t.csv", required, position=SourcePosition())
     return header, list(body)
 
 
