@@ -241,12 +241,22 @@ def _drop(elem: etree._Element) -> None:
         parent.remove(elem)
 
 
-def _events(handle: ByteCounter, name: str) -> Iterator[tuple[str, etree._Element]]:
+_TAGS: Final = ("version", "introduction", "chapter", "section", "diag")
+
+
+def _events(source: ByteCounter | Path, name: str, **options: object) -> Iterator[tuple[str, etree._Element]]:
     try:
-        yield from iterparse_safely(handle, events=("start", "end"))  # type: ignore[arg-type]
+        yield from iterparse_safely(source, **options)  # type: ignore[arg-type]
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno and exc.lineno > 0 else None
         raise LoadError(name, f"not well-formed XML: {exc.msg}", line=line) from None
+
+
+def _first_element(path: Path, name: str) -> etree._Element:
+    """The root element, read before anything else so a file of the wrong kind fails at once."""
+    for _, elem in _events(path, name, events=("start",)):
+        return elem
+    raise LoadError(name, "the file holds no XML element", line=1)
 
 
 def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool | None = None,
@@ -255,38 +265,32 @@ def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool 
     display and billable flag in the result (for cross-checks)."""
     name = display_name or str(path)
     run.position.file = name
+    root_line = _check_root(_first_element(path, name), name, path)
     reader = _Reader(run, name, current, version, collect)
     task = progress.task("ICD-10-CM tabular XML", path.stat().st_size)
-    root: etree._Element | None = None
     with path.open("rb") as raw:
-        for event, elem in _events(ByteCounter(raw, progress, task), name):
-            if root is None:
-                root = elem
-                _check_root(elem, name, path)
-                continue
-            if event == "start":
-                continue
+        # Only the elements handled below are reported; the parser still builds the rest beneath them.
+        for _, elem in _events(ByteCounter(raw, progress, task), name, events=("end",), tag=_TAGS):
             tag = elem.tag
             parent = elem.getparent()
-            if tag == "diag" and parent is not None and parent.tag != "diag":
-                reader.category(elem)
-                _drop(elem)
+            if tag == "diag":
+                if parent is not None and parent.tag != "diag":
+                    reader.category(elem)
+                    _drop(elem)
             elif tag == "section":
                 reader.section(elem)
                 _drop(elem)
             elif tag == "chapter":
                 reader.chapter(elem)
                 _drop(elem)
-            elif tag == "version" and parent is root:
+            elif tag == "version" and parent is not None and parent.getparent() is None:
                 reader.version(elem)
             elif tag == "introduction":
                 _drop(elem)
     progress.done(task)
-    if root is None:
-        raise LoadError(name, "the file holds no XML document", line=1)
     if reader.writer is None or reader.chapters == 0:
         raise LoadError(name, f"<{ROOT}> holds no <version> and <chapter>s: not a complete tabular file",
-                        line=root.sourceline)
+                        line=root_line)
     reader.writer.finish()
     return reader.loaded
 
@@ -299,7 +303,8 @@ def _doctype_line(path: Path, before: int) -> int:
     return before
 
 
-def _check_root(elem: etree._Element, name: str, path: Path) -> None:
+def _check_root(elem: etree._Element, name: str, path: Path) -> int:
+    """The root's line, once it is known to be the tabular's root with no DOCTYPE."""
     docinfo = elem.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         # Releases carry no DTD; one here can only declare entities (XXE, billion laughs), so refuse it.
@@ -309,3 +314,4 @@ def _check_root(elem: etree._Element, name: str, path: Path) -> None:
     if elem.tag != ROOT:
         raise LoadError(name, f"root element is <{elem.tag}>, expected <{ROOT}>: not an ICD-10-CM tabular "
                               "XML file", line=elem.sourceline, path=str(elem.tag))
+    return elem.sourceline or 1
