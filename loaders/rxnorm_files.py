@@ -7,6 +7,7 @@ anything else is a LoadError naming the file, line and field."""
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -159,32 +160,48 @@ def find_release(path: Path) -> Release:
     return release
 
 
-def read_rows(rrf: RrfFile, position: SourcePosition, progress: Progress) -> Iterator[list[str]]:
-    """The rows of one RRF file as lists of fields, keeping `position` on the current line so errors raised
-    by whoever consumes the rows name it."""
-    columns = LAYOUTS[rrf.name]
-    label = rrf.label
-    position.file, position.line, position.path = label, None, None
-    task = progress.task(f"RxNorm {rrf.name}", rrf.size())
-    pending = 0
+def _first_bad_line(rrf: RrfFile) -> LoadError:
+    """Find the line that is not UTF-8 (decoding is done in bulk, so the line is searched for afterwards)."""
     with rrf.open() as handle:
         for number, raw in enumerate(handle, start=1):
-            position.line = number
-            pending += len(raw)
-            if number % _PROGRESS_EVERY == 0:
-                progress.advance(task, pending)
-                pending = 0
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raise LoadError(label, "the file starts with a byte-order mark; RRF files are UTF-8 without one",
-                                line=1)
             try:
-                line = raw.decode("utf-8")
+                raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise LoadError(label, f"not valid UTF-8 text ({exc.reason} at byte {exc.start}); RxNorm RRF "
-                                "files are UTF-8", line=number) from None
-            line = line.rstrip("\r\n")
-            if not line:
-                raise LoadError(label, "empty line; every RRF line is a row", line=number)
-            yield parse_row(line, columns, label, number)
-    progress.advance(task, pending)
+                return LoadError(rrf.label, f"not valid UTF-8 text ({exc.reason} at byte {exc.start}); RxNorm RRF "
+                                 "files are UTF-8", line=number)
+    return LoadError(rrf.label, "not valid UTF-8 text; RxNorm RRF files are UTF-8")
+
+
+def read_rows(rrf: RrfFile, position: SourcePosition, progress: Progress) -> Iterator[list[str]]:
+    """The rows of one RRF file as lists of fields, keeping `position` on the current line so errors raised
+    by whoever consumes the rows name it. The common case (right width, trailing pipe, LF) costs one split."""
+    columns = LAYOUTS[rrf.name]
+    label = rrf.label
+    parts_per_row = len(columns) + 1
+    position.file, position.line, position.path = label, None, None
+    task = progress.task(f"RxNorm {rrf.name}", rrf.size())
+    number = 0
+    reported = 0
+    with rrf.open() as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle:
+        try:
+            for line in handle:
+                number += 1
+                parts = line.split("|")
+                if len(parts) == parts_per_row and parts[-1] == "\n" and number != 1:
+                    parts.pop()
+                else:
+                    position.line = number
+                    if number == 1 and line.startswith("\ufeff"):
+                        raise LoadError(label, "the file starts with a byte-order mark; RRF files are UTF-8 "
+                                        "without one", line=1)
+                    parts = parse_row(line.rstrip("\r\n"), columns, label, number)
+                if number % _PROGRESS_EVERY == 0:
+                    done = raw.tell()
+                    progress.advance(task, done - reported)
+                    reported = done
+                position.line = number
+                yield parts
+        except UnicodeDecodeError:
+            raise _first_bad_line(rrf) from None
+    progress.advance(task, rrf.size() - reported)
     progress.done(task)

@@ -10,7 +10,8 @@ RXNCONSO.RRF (required): a code per RXCUI that has at least one SAB=RXNORM atom.
 is not suppressed (SUPPRESS N before E, Y, O), then by term type in `TTY_ORDER`, then the lowest RXAUI. Every
 other atom of the selected sources (`sabs=`, default RXNORM only; other sources need a UMLS licence) is a
 designation with use code = its TTY (no system: NLM publishes no FHIR system for term types) and language
-from LAT. Properties: `TTY` (each term type of the concept's RXNORM atoms) and `SUPPRESS` (of the display atom).
+from LAT. Properties: `TTY` (each term type of the concept's RXNORM atoms) and `SUPPRESS` (of the display atom,
+when not N: absent means N).
 A concept whose RXNORM atoms are all obsolete (SUPPRESS=O) is inactive with status `obsolete`.
 
 RXNREL.RRF: NLM documents REL and RELA as the relationship of the second concept to the first, so a row
@@ -32,7 +33,7 @@ moved RXNORM atom. RXNDOC.RRF, when present, names term types and describes RELA
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,7 +45,8 @@ from sqlalchemy import text
 from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress, sha256_of
 from termsvc.loaders.rxnorm_files import Release, RrfFile, find_release, read_rows
-from termsvc.store.loadrun import CodeSystemWriter, LoadRun, SourcePosition
+from termsvc.store.loadrun import PROPERTY_COLUMNS, CodeSystemWriter, LoadRun, SourcePosition
+from termsvc.store.tables import ConceptProperty
 
 SYSTEM: Final = "http://www.nlm.nih.gov/research/umls/rxnorm"
 TTY_ORDER: Final = ("SCD", "SBD", "GPCK", "BPCK", "IN", "PIN", "MIN", "SCDC", "SCDF", "SCDFP", "SCDG", "SCDGP",
@@ -86,6 +88,7 @@ class Atom:
     suppress: str
     ttys: list[str] = field(default_factory=list)
     current: bool = False
+    id: int = 0  # the concept id, once written
 
 
 @dataclass
@@ -196,12 +199,26 @@ def _read_atoms(run: LoadRun, conso: RrfFile, progress: Progress) -> dict[str, A
     return atoms
 
 
+def _property_sink(cs: CodeSystemWriter) -> Callable[[int, str, str, str, str | None], None]:
+    """Concept properties straight into the run's bulk writer, by concept id: the RXNSAT and RXNREL loops write
+    millions of them, and CodeSystemWriter.add_property's code-to-id step is already done for known concepts."""
+    add, table, system_id = cs.run.bulk.add, ConceptProperty.__table__, cs.code_system_id  # type: ignore[attr-defined]
+
+    def sink(concept_id: int, code: str, value: str, type: str, display: str | None) -> None:
+        add(table, PROPERTY_COLUMNS, (concept_id, system_id, code, type, value, None, display))
+
+    return sink
+
+
 def _write_concepts(cs: CodeSystemWriter, atoms: dict[str, Atom]) -> None:
+    sink = _property_sink(cs)
     for rxcui, atom in atoms.items():
-        cs.add_concept(rxcui, atom.name, active=atom.current, status=None if atom.current else "obsolete")
+        atom.id = cs.add_concept(rxcui, atom.name, active=atom.current,
+                                 status=None if atom.current else "obsolete")
         for tty in atom.ttys:
-            cs.add_property(rxcui, "TTY", tty, type="code")
-        cs.add_property(rxcui, "SUPPRESS", atom.suppress, type="code")
+            sink(atom.id, "TTY", tty, "code", None)
+        if atom.suppress != "N":
+            sink(atom.id, "SUPPRESS", atom.suppress, "code", None)
 
 
 def _write_designations(run: LoadRun, cs: CodeSystemWriter, conso: RrfFile, atoms: dict[str, Atom],
@@ -221,31 +238,40 @@ def _write_designations(run: LoadRun, cs: CodeSystemWriter, conso: RrfFile, atom
 
 def _write_types(run: LoadRun, cs: CodeSystemWriter, rrf: RrfFile, atoms: dict[str, Atom],
                  progress: Progress) -> None:
+    sink = _property_sink(cs)
     for rxcui, tui, _stn, sty, _atui, _cvf in read_rows(rrf, run.position, progress):
-        if rxcui in atoms:
-            cs.add_property(rxcui, "STY", tui, type="code", display=sty or None)
+        atom = atoms.get(rxcui)
+        if atom is not None:
+            sink(atom.id, "STY", tui, "code", sty or None)
 
 
 def _write_attributes(run: LoadRun, cs: CodeSystemWriter, rrf: RrfFile, atoms: dict[str, Atom],
                       sabs: frozenset[str], notes: dict[tuple[str, str], str], progress: Progress) -> int:
     # RXNSAT comes grouped by RXCUI; duplicates (one NDC on several atoms) are dropped within a group
-    group: str | None = None
+    group: Atom | None = None
     seen: set[tuple[str, str]] = set()
+    declared: set[str] = set()
+    sink = _property_sink(cs)
     written = 0
     for fields in read_rows(rrf, run.position, progress):
-        rxcui, atn, sab, atv, suppress = fields[0], fields[8], fields[9], fields[10], fields[11]
-        if sab not in sabs or suppress != "N" or rxcui not in atoms:
+        if fields[11] != "N" or fields[9] not in sabs:
             continue
-        if not atn:
-            raise LoadError(rrf.label, "empty ATN", line=run.position.line, field_name="ATN")
-        if rxcui != group:
-            group = rxcui
+        atom = atoms.get(fields[0])
+        if atom is None:
+            continue
+        atn, atv = fields[8], fields[10]
+        if atom is not group:
+            group = atom
             seen.clear()
-        if (atn, atv) in seen:
+        elif (atn, atv) in seen:
             continue
         seen.add((atn, atv))
-        cs.declare_property(atn, "string", description=notes.get(("ATN", atn)))
-        cs.add_property(rxcui, atn, atv)
+        if atn not in declared:
+            if not atn:
+                raise LoadError(rrf.label, "empty ATN", line=run.position.line, field_name="ATN")
+            declared.add(atn)
+            cs.declare_property(atn, "string", description=notes.get(("ATN", atn)))
+        sink(atom.id, atn, atv, "string", None)
         written += 1
     return written
 
@@ -253,8 +279,8 @@ def _write_attributes(run: LoadRun, cs: CodeSystemWriter, rrf: RrfFile, atoms: d
 def _write_relationships(run: LoadRun, cs: CodeSystemWriter, rrf: RrfFile, atoms: dict[str, Atom],
                          sabs: frozenset[str], notes: dict[tuple[str, str], str], strict: bool,
                          progress: Progress) -> tuple[int, int]:
-    """Collects (owner, type, target) as three int arrays, sorts them and writes each distinct one: exact
-    de-duplication in 20 bytes per row, whatever the order of the file."""
+    """Collects (owner concept id, type, target RXCUI) as three int arrays, sorts them and writes each distinct
+    one: exact de-duplication in 24 bytes per row, whatever the order of the file."""
     owners, targets, kinds = array("q"), array("q"), array("q")
     kind_index: dict[str, int] = {}
     kind_names: list[str] = []
@@ -263,28 +289,27 @@ def _write_relationships(run: LoadRun, cs: CodeSystemWriter, rrf: RrfFile, atoms
     for fields in read_rows(rrf, position, progress):
         if fields[10] not in sabs:
             continue
-        target, owner = fields[0], fields[4]
-        for value, name in ((owner, "RXCUI2"), (target, "RXCUI1")):
-            if value not in atoms:
-                if strict:
-                    raise LoadError(rrf.label, f"{name} {value!r} is not an RxNorm concept of this release (no "
-                                    "SAB=RXNORM atom in RXNCONSO.RRF); load with strict=False for a subset",
-                                    line=position.line, field_name=name)
-                break
-        else:
-            relation = fields[7] or fields[3]
+        owner = atoms.get(fields[4])
+        target = fields[0]
+        if owner is None or target not in atoms:
+            if strict:
+                name, value = ("RXCUI2", fields[4]) if owner is None else ("RXCUI1", target)
+                raise LoadError(rrf.label, f"{name} {value!r} is not an RxNorm concept of this release (no "
+                                "SAB=RXNORM atom in RXNCONSO.RRF); load with strict=False for a subset",
+                                line=position.line, field_name=name)
+            skipped += 1
+            continue
+        relation = fields[7] or fields[3]
+        k = kind_index.get(relation)
+        if k is None:
             if not relation:
                 raise LoadError(rrf.label, "neither RELA nor REL is given", line=position.line, field_name="REL")
-            k = kind_index.get(relation)
-            if k is None:
-                k = kind_index[relation] = len(kind_names)
-                kind_names.append(relation)
-                cs.declare_property(relation, "code", description=notes.get(("RELA", relation)))
-            owners.append(int(owner))
-            targets.append(int(target))
-            kinds.append(k)
-            continue
-        skipped += 1
+            k = kind_index[relation] = len(kind_names)
+            kind_names.append(relation)
+            cs.declare_property(relation, "code", description=notes.get(("RELA", relation)))
+        owners.append(owner.id)
+        targets.append(int(target))
+        kinds.append(k)
     if not owners:
         return 0, skipped
     o = np.frombuffer(owners, dtype=np.int64)
@@ -294,11 +319,13 @@ def _write_relationships(run: LoadRun, cs: CodeSystemWriter, rrf: RrfFile, atoms
     o, t, k_arr = o[order], t[order], k_arr[order]
     distinct = np.ones(len(o), dtype=bool)
     distinct[1:] = (o[1:] != o[:-1]) | (t[1:] != t[:-1]) | (k_arr[1:] != k_arr[:-1])
+    del owners, targets, kinds, order
     position.file, position.line = rrf.label, None
+    sink = _property_sink(cs)
     written = 0
     for owner_id, kind, target_id in zip(o[distinct].tolist(), k_arr[distinct].tolist(), t[distinct].tolist(),
                                          strict=True):
-        cs.add_property(str(owner_id), kind_names[kind], str(target_id), type="code")
+        sink(owner_id, kind_names[kind], str(target_id), "code", None)
         written += 1
     return written, skipped
 

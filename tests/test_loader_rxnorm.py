@@ -85,7 +85,7 @@ def test_other_atoms_are_designations_with_their_term_type(loaded: Engine) -> No
 
 def test_term_types_and_suppress_flag_are_properties(loaded: Engine) -> None:
     assert _properties(loaded, SCD, "TTY") == ["PSN", "SCD", "SY"]
-    assert _properties(loaded, SCD, "SUPPRESS") == ["N"]
+    assert _properties(loaded, SCD, "SUPPRESS") == []  # N, the usual value, is left implicit
 
 
 def test_concept_with_only_obsolete_atoms_is_inactive(loaded: Engine) -> None:
