@@ -55,6 +55,7 @@ class Compiled:
     # (code_system_id, code) -> the display and designations the value set gives the code
     compose_displays: dict[tuple[int, str], ComposeDisplay] = field(default_factory=dict)
     enumerated: bool = False
+    whole_system: bool = False
 
 
 class Compiler:
@@ -71,6 +72,8 @@ class Compiler:
         self._stack: list[str] = []
         # an enumerated value set is shown flat, in its own order, never nested by the hierarchy
         self.enumerated = False
+        # some include takes a whole code system (no codes, no filters): a text search over it is shown flat
+        self.whole_system = False
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
@@ -79,7 +82,7 @@ class Compiler:
         self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
-                        self.enumerated)
+                        self.enumerated, self.whole_system)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -138,6 +141,8 @@ class Compiler:
                         if c.get("display") or c.get("designation") or carried:
                             self.displays[(cs.code_system_id, str(c["code"]))] = ComposeDisplay(
                                 c.get("display"), list(c.get("designation") or []), carried)
+            if not concepts and not include.get("filter"):
+                self.whole_system = True
             for n, flt in enumerate(include.get("filter", []) or []):
                 parts.append(filter_sql(self.conn, self.sql, cs, r5_filter(flt), alias, self._declared_properties(cs),
                                         f"{where}.filter[{n}]"))

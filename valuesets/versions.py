@@ -26,6 +26,8 @@ class VersionRules:
     force: dict[str, str] = field(default_factory=dict)
     default: dict[str, str] = field(default_factory=dict)
     check: dict[str, str] = field(default_factory=dict)
+    # canonicals of the default (system-version) rules that chose a version, echoed in the expansion
+    applied: list[str] = field(default_factory=list)
 
     @classmethod
     def from_lists(cls, force: list[str], default: list[str], check: list[str]) -> VersionRules:
@@ -59,7 +61,11 @@ def pick_version(rows: list[q.CodeSystemRow], wanted: str | None) -> q.CodeSyste
 
 def resolve_system(conn: Connection, url: str, include_version: str | None, rules: VersionRules,
                    ) -> q.CodeSystemRow:
-    wanted = rules.force.get(url) or include_version or rules.default.get(url)
+    wanted = rules.force.get(url) or include_version or rules.default.get(url) or rules.check.get(url)
+    if not rules.force.get(url) and not include_version and url in rules.default:
+        canonical = f"{url}|{rules.default[url]}"
+        if canonical not in rules.applied:
+            rules.applied.append(canonical)
     rows = q.code_system_versions(conn, url)
     row = pick_version(rows, wanted)
     if row is None:

@@ -342,7 +342,8 @@ def _canonical(value_set: dict[str, Any]) -> str:
 
 
 def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[str, Any]:
-    compiler = Compiler(conn, request.rules or VersionRules(), find_value_set)
+    request.rules = request.rules or VersionRules()
+    compiler = Compiler(conn, request.rules, find_value_set)
     compiled = compiler.compile(request.value_set, "c")
     query = Query(compiled, active_only=request.active_only, text_filter=request.text_filter)
     total = query.total(conn)
@@ -355,22 +356,33 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         parameters.append({"name": "displayLanguage", "valueCode": request.header_language})
     for cs in sorted(compiled.used_systems.values(), key=lambda c: (c.url, c.version)):
         parameters.append({"name": "used-codesystem", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url})
+    rules = request.rules or VersionRules()
+    parameters.extend({"name": "system-version", "valueUri": c} for c in rules.applied)
     parameters.extend(_status_parameters(compiled))
+    fragments = [cs for cs in compiled.used_systems.values() if cs.content == "fragment"]
+    parameters.extend({"name": "used-fragment", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url}
+                      for cs in fragments)
     expansion: dict[str, Any] = {
         "identifier": f"urn:uuid:{uuid.uuid4()}",
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "total": total,
     }
+    if fragments:
+        expansion["extension"] = [
+            {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed", "valueBoolean": True},
+            {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason",
+             "valueString": "This extension is based on a fragment of the code system " + fragments[0].url}]
     if request.offset or request.count is not None:
         expansion["offset"] = request.offset
     if parameters:
         expansion["parameter"] = parameters
     declared = _declared_properties(conn, compiled, request.properties, rows)
     if declared:
-        expansion["extension"] = declared
+        expansion["extension"] = expansion.get("extension", []) + declared
     contains = _contains(conn, request, compiled, rows)
     if (contains and not request.exclude_nested and request.count is None and not request.offset
-            and not compiled.enumerated and len(compiled.used_value_sets) == 1):
+            and not compiled.enumerated and len(compiled.used_value_sets) == 1
+            and not (request.text_filter and compiled.whole_system)):
         contains = nest(conn, rows, contains)
     if contains:
         expansion["contains"] = contains
