@@ -102,13 +102,20 @@ class _Reader:
             raise self._error(elem, f"<{elem.tag}> has no <{child}>", child)
         return value
 
-    def _notes(self, cs: CodeSystemWriter, code: str, elem: etree._Element) -> None:
+    def _notes(self, cs: CodeSystemWriter, code: str, elem: etree._Element) -> tuple[SeventhException, ...]:
+        """Writes the notes as properties; returns the 7th-character exceptions stated among them."""
+        exceptions: list[SeventhException] = []
         for child in elem:
-            if child.tag in NOTE_PROPERTIES:
+            tag = str(child.tag)
+            if tag in NOTE_PROPERTIES:
                 for note in child.iterfind("note"):
                     value = _text(note)
                     if value:
-                        cs.add_property(code, str(child.tag), value)
+                        cs.add_property(code, tag, value)
+                        rule = parse_seventh_exception(value) if tag in _EXCEPTION_NOTES else None
+                        if rule is not None:
+                            exceptions.append(rule)
+        return tuple(exceptions)
 
     def _flags(self, cs: CodeSystemWriter, code: str, billable: bool, kind: str) -> None:
         cs.add_property(code, BILLABLE, "true" if billable else "false", type="boolean")
@@ -192,11 +199,6 @@ class _Reader:
             raise self._error(definition, "<sevenChrDef> defines no 7th characters", "extension")
         return rules
 
-    def _exceptions(self, elem: etree._Element) -> tuple[SeventhException, ...]:
-        found = (parse_seventh_exception(_text(note)) for child in elem if child.tag in _EXCEPTION_NOTES
-                 for note in child.iterfind("note"))
-        return tuple(rule for rule in found if rule is not None)
-
     def _diag(self, cs: CodeSystemWriter, elem: etree._Element, parent: str, inherited: SevenChr | None,
               excepted: tuple[SeventhException, ...], path: str) -> None:
         self._at(elem, path)
@@ -205,13 +207,12 @@ class _Reader:
             raise self._error(elem, f"{code!r} is not an ICD-10-CM code in dotted form (such as E11.9)", "name")
         display = self._required(elem, "desc")
         seven = self._seven(elem) or inherited
-        excepted = excepted + self._exceptions(elem)
         children = elem.findall("diag")
         generates = not children and seven is not None and len(undotted(code)) < 7
         billable = not children and not generates
         cs.add_concept(code, display)
         self._flags(cs, code, billable, kind_of(code, billable))
-        self._notes(cs, code, elem)
+        excepted = excepted + self._notes(cs, code, elem)
         cs.add_edge(parent, code)
         if self.collect:
             self.loaded.codes[code] = (display, billable)
