@@ -31,6 +31,16 @@ class BulkWriter:
         if len(buffer) >= self.batch_rows:
             self._flush(table.name)
 
+    def extend(self, table: Table, columns: tuple[str, ...], rows: list[Sequence[Any]]) -> None:
+        """A batch a loader has gathered itself: the same buffering as `add`, without a call per row."""
+        buffer = self._buffers.get(table.name)
+        if buffer is None:
+            buffer = self._buffers[table.name] = []
+            self._columns[table.name] = columns
+        buffer.extend(rows)
+        if len(buffer) >= self.batch_rows:
+            self._flush(table.name)
+
     def write(self, table: Table, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:
             self.add(table, columns, row)
