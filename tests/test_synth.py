@@ -302,7 +302,7 @@ def test_loinc_synthetic_release_loads_every_term(engine: Engine, loinc_release:
     with (loinc_release / "LoincTable" / "Loinc.csv").open(encoding="utf-8", newline="") as f:
         terms = {row["LOINC_NUM"]: row["STATUS"] for row in csv.DictReader(f)}
     with engine.connect() as conn:
-        stored = dict(conn.execute(text("SELECT c.code, c.active FROM concept c JOIN code_system s "
+        stored: dict[str, Any] = dict(conn.execute(text("SELECT c.code, c.active FROM concept c JOIN code_system s "
                                         "ON s.code_system_id = c.code_system_id WHERE s.url = 'http://loinc.org' "
                                         "AND c.code NOT LIKE 'L%'")).all())
     assert stored.keys() == terms.keys()
