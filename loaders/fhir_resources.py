@@ -5,15 +5,18 @@ One input, one url|version per resource type: when two resources of the same typ
 url and version, the load fails with an error naming both places, unless they are the same resource (equal
 as FHIR JSON, e.g. one CodeSystem shipped in JSON and in XML): then it is written once and the repeat
 counted (`identical repeats skipped`). Choosing one of two different resources silently would make the
-result depend on file order; the publisher has to say which is meant. Versions already in the store are the
-store's business (refused, or replaced with --replace).
+result depend on file order; the publisher has to say which is meant. Likewise a code defined twice in one
+CodeSystem is an error. Versions already in the store are the store's business (refused, or replaced with
+--replace).
 
-A single file must hold terminology resources; in a folder or package, other resources and non-FHIR JSON
-are skipped and counted (`skipped:<type>` in the load's counts).
+Both rules bend for a published NPM package, which the user cannot correct: there the first of two
+different resources is kept and the other counted (`repeat dropped:<type> <url>|<version>`), and the first
+definition of a code wins (`duplicate codes dropped:<url>|<version>`, see loaders.fhir_codesystem).
+`strict=True` makes both errors there too.
 
-A code defined twice in one CodeSystem is an error in a file or folder, which the user can correct; in a
-published NPM package the first definition is kept and the drop counted (see loaders.fhir_codesystem);
-`strict=True` makes it an error there too."""
+A single file must hold terminology resources; in a folder or package, other resources, non-FHIR JSON and
+non-FHIR XML are skipped and counted (`skipped:<type>` in the load's counts), other resources without
+being parsed when their first bytes name their type."""
 
 from __future__ import annotations
 
@@ -29,11 +32,13 @@ from termsvc.loaders.base import Progress, sha256_of
 from termsvc.loaders.fhir_codesystem import CodeSystemLoad, write_code_system
 from termsvc.loaders.fhir_sources import (
     TERMINOLOGY,
+    WANTED,
     Parsed,
     Skipped,
     from_folder,
     from_package,
     parse_bytes,
+    peek_type,
     read_file,
     resources_in,
 )
@@ -84,6 +89,10 @@ def _parsed(run: LoadRun, path: Path, progress: Progress, skipped: Skipped) -> I
     for name, data in members:
         if path.is_dir():
             run.checksums[str(Path(name).relative_to(path))] = hashlib.sha256(data).hexdigest()
+        kind = peek_type(data)
+        if kind is not None and kind not in WANTED:
+            skipped.add(kind)
+            continue
         try:
             resource, lines = parse_bytes(name, data)
         except LoadError as exc:
@@ -110,6 +119,9 @@ def _write(run: LoadRun, parsed: Parsed, seen: dict[tuple[str, str, str], tuple[
         where, first_digest = seen[key]
         if digest == first_digest:
             run.counts["identical repeats skipped"] = run.counts.get("identical repeats skipped", 0) + 1
+            return
+        if duplicates == "first":
+            run.counts[f"repeat dropped:{kind} {url}|{key[2]}"] = 1
             return
         raise LoadError(parsed.file, f"{kind} {url}|{key[2]} appears twice in this input with different "
                         f"content: also in {where}", path=parsed.path)

@@ -23,7 +23,11 @@ from termsvc.loaders.base import ByteCounter, Progress
 
 TERMINOLOGY = frozenset({"CodeSystem", "ValueSet", "ConceptMap"})
 WANTED = TERMINOLOGY | {"Bundle"}
-_PEEK = re.compile(rb'"resourceType"\s*:\s*"([A-Za-z]+)"')
+# resourceType as the first key (FHIR's convention), or an XML root element: enough to skip a resource
+# without parsing it. Anything else is parsed in full.
+_JSON_TYPE = re.compile(rb'\s*\{\s*"resourceType"\s*:\s*"([A-Za-z]+)"')
+_XML_ROOT = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]')
+_XML_FHIR = re.compile(rb'xmlns(?::[\w.-]+)?\s*=\s*["\']http://hl7\.org/fhir["\']')
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -92,6 +96,23 @@ def parse_bytes(name: str, data: bytes) -> tuple[dict[str, Any], dict[str, int] 
     return value, None
 
 
+def peek_type(data: bytes) -> str | None:
+    """The resource type of a file, read from its first bytes where that is certain; None otherwise.
+    XML whose root is not in the FHIR namespace gives "non-FHIR XML"."""
+    head = data[len(_BOM):4096] if data.startswith(_BOM) else data[:4096]
+    json_type = _JSON_TYPE.match(head)
+    if json_type is not None:
+        return json_type.group(1).decode()
+    if head.lstrip()[:1] == b"<":
+        root = _XML_ROOT.search(head)
+        if root is not None:
+            end = head.find(b">", root.end() - 1)
+            if end >= 0 and not _XML_FHIR.search(head, root.start(), end + 1):
+                return "non-FHIR XML"
+            return root.group(1).decode()
+    return None
+
+
 def resources_in(name: str, resource: dict[str, Any], lines: dict[str, int] | None, skipped: Skipped,
                  path: str = "") -> Iterator[Parsed]:
     """The terminology resources in one parsed resource: itself, or a Bundle's entries (recursively)."""
@@ -153,12 +174,7 @@ def from_package(path: Path, progress: Progress, skipped: Skipped) -> Iterator[t
                     stream = tar.extractfile(member)
                     if stream is None:
                         continue
-                    data = stream.read()
-                    match = _PEEK.search(data, 0, 1024)
-                    if match is not None and match.group(1).decode() not in WANTED:
-                        skipped.add(match.group(1).decode())
-                        continue
-                    yield f"{path}:{member.name}", data
+                    yield f"{path}:{member.name}", stream.read()
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise LoadError(str(path), f"not a readable FHIR package (.tgz): {exc}") from None
     progress.done(task)

@@ -303,6 +303,28 @@ def test_strict_makes_duplicate_codes_in_a_package_an_error(engine: Engine, tmp_
                  strict=True)
 
 
+def test_different_resources_with_one_url_in_a_package_keep_the_first(engine: Engine, tmp_path: Path) -> None:
+    members = {"package/CodeSystem-a.json": json.dumps(_cs(concept=[{"code": "a"}])).encode(),
+               "package/CodeSystem-b.json": json.dumps(_cs(concept=[{"code": "b"}])).encode()}
+    summary = run_load(engine, "fhir", _package(tmp_path, members))
+    assert _rows(engine, "SELECT code FROM concept") == [("a",)]
+    assert summary.counts["repeat dropped:CodeSystem http://example.org/cs|1"] == 1
+    with pytest.raises(LoadError, match="appears twice"):
+        run_load(engine, "fhir", _package(tmp_path, members), strict=True, replace=True)
+
+
+def test_other_resources_in_a_folder_are_skipped_unparsed(engine: Engine, tmp_path: Path) -> None:
+    """A Patient with an element R4B does not know, and XML that is not FHIR, do not stop the load."""
+    _write(tmp_path, "cs.json", _cs(concept=[{"code": "a"}]))
+    _write(tmp_path, "patient.xml", b'<Patient xmlns="http://hl7.org/fhir"><colour value="x"/></Patient>')
+    _write(tmp_path, "schematron.xml", b'<schema xmlns="http://purl.oclc.org/dsdl/schematron"/>')
+    _write(tmp_path, "openapi.json", {"openapi": "3.0.1"})
+    summary = run_load(engine, "fhir", tmp_path)
+    assert summary.counts["skipped:Patient"] == 1
+    assert summary.counts["skipped:non-FHIR XML"] == 1
+    assert summary.counts["skipped:non-FHIR JSON"] == 1
+
+
 def test_a_corrupt_package_is_an_error_naming_it(engine: Engine, tmp_path: Path) -> None:
     good = _package(tmp_path, {"package/CodeSystem-a.json": json.dumps(_cs(concept=[{"code": "a"}])).encode()})
     bad = tmp_path / "broken.tgz"
