@@ -192,8 +192,10 @@ def test_version_rules_choose_and_check_versions(shapes: Engine) -> None:
     assert "only-in-two" not in expand_codes(shapes, vs({"system": SYSTEM, "version": "2.0.0"}), rules=forced)
     assert "shape" in expand_codes(shapes, vs({"system": SYSTEM}), rules=VersionRules.from_lists(
         [], [f"{SYSTEM}|1.x"], []))
+    checked = VersionRules.from_lists([], [], [f"{SYSTEM}|1.0.0"])
+    assert "shape" in expand_codes(shapes, vs({"system": SYSTEM}), rules=checked)
     with pytest.raises(TermsvcError, match="version-check"):
-        expand_codes(shapes, vs({"system": SYSTEM}), rules=VersionRules.from_lists([], [], [f"{SYSTEM}|1.0.0"]))
+        expand_codes(shapes, vs({"system": SYSTEM, "version": "2.0.0"}), rules=checked)
 
 
 # --- oracle: random forests and random compose definitions, expanded in SQL and in Python ---
