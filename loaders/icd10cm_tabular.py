@@ -53,7 +53,7 @@ class Loaded:
 
 def _text(elem: etree._Element) -> str:
     # Pretty-printed releases wrap text in indentation; the meaning is the words.
-    text = elem.text or "" if len(elem) == 0 else "".join(elem.itertext())
+    text = (elem.text or "") if len(elem) == 0 else "".join(elem.itertext())
     return " ".join(text.split())
 
 

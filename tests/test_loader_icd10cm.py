@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
@@ -443,3 +443,55 @@ def test_version_asked_for_must_be_the_releases_own(engine: Engine) -> None:
         run_load(engine, "icd10cm", SAMPLE, version="2025")
     assert caught.value.field_name == "version" and caught.value.line == 3
     assert _snapshot(engine)["code_system"] == 0
+
+
+# --- any well-formed tabular tree -----------------------------------------------------------------------------
+
+_CHARS = "0123456789ABCDEFGHJKLMNPQRSTUVWYZ"  # no X: it is the placeholder
+_Node = tuple[str, list[str] | None, list[Any]]  # (code, 7th characters defined here, children)
+
+
+@st.composite
+def _node(draw: st.DrawFn, code: str) -> _Node:
+    seventh = draw(st.none() | st.lists(st.sampled_from("ADGS"), min_size=1, max_size=3, unique=True))
+    children: list[_Node] = []
+    if len(undotted(code)) < 6:
+        suffixes = draw(st.lists(st.sampled_from(_CHARS), max_size=3, unique=True))
+        children = [draw(_node(dotted(undotted(code) + suffix))) for suffix in suffixes]
+    return code, seventh, children
+
+
+def _xml(node: _Node) -> str:
+    code, seventh, children = node
+    rules = ("<sevenChrDef>" + "".join(f'<extension char="{c}">meaning {c}</extension>' for c in seventh)
+             + "</sevenChrDef>") if seventh else ""
+    return (f"<diag><name>{code}</name><desc>Title of {code}</desc><inclusionTerm><note>term {code}</note>"
+            f"</inclusionTerm>{rules}{''.join(_xml(child) for child in children)}</diag>")
+
+
+def _expected(node: _Node, inherited: list[str] | None, out: dict[str, str]) -> None:
+    code, seventh, children = node
+    rules = seventh or inherited
+    out[code] = f"Title of {code}"
+    for child in children:
+        _expected(child, rules, out)
+    if not children and rules:
+        for char in rules:
+            out[dotted(undotted(code).ljust(6, "X") + char)] = f"Title of {code}, meaning {char}"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(categories=st.lists(st.sampled_from(["A01", "A02", "A05", "A07"]), min_size=1, max_size=3, unique=True)
+       .flatmap(lambda codes: st.tuples(*[_node(code) for code in sorted(codes)])))
+def test_any_tabular_tree_loads_its_codes_and_generated_codes(engine: Engine, tmp_path: Path,
+                                                              categories: tuple[_Node, ...]) -> None:
+    path = tmp_path / "tree.xml"
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n<ICD10CM.tabular><version>2099</version><chapter>'
+                    "<name>1</name><desc>Chapter one</desc><section id=\"A00-A09\"><desc>Block</desc>"
+                    + "".join(_xml(node) for node in categories) + "</section></chapter></ICD10CM.tabular>\n",
+                    encoding="utf-8")
+    expected: dict[str, str] = {"1": "Chapter one", "A00-A09": "Block"}
+    for node in categories:
+        _expected(node, None, expected)
+    run_load(engine, "icd10cm", path, replace=True)
+    assert {code: display for code, (display, _) in _codes(engine).items()} == expected
