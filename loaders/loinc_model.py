@@ -33,10 +33,10 @@ AXIS_BIT = {name: 1 << i for i, name in enumerate(AXES)}
 PART_TYPES_FOR_AXES = frozenset(AXES.values())
 
 # Loinc.csv columns that are designations (use code), not properties
-DESIGNATION_COLUMNS = {"SHORTNAME": "SHORTNAME", "DisplayName": "DisplayName", "CONSUMER_NAME": "ConsumerName"}
+NAME_COLUMNS = {"SHORTNAME": "SHORTNAME", "DisplayName": "DisplayName", "CONSUMER_NAME": "ConsumerName"}
 # Loinc.csv columns holding ';'-separated LOINC codes: Codings to http://loinc.org
 CODE_LIST_COLUMNS = frozenset({"AskAtOrderEntry", "AssociatedObservations", "MAP_TO"})
-NOT_PROPERTIES = frozenset({"LOINC_NUM", "LONG_COMMON_NAME", *DESIGNATION_COLUMNS})
+NOT_PROPERTIES = frozenset({"LOINC_NUM", "LONG_COMMON_NAME", *NAME_COLUMNS})
 
 CLASSTYPE_MEANING = {"1": "Laboratory class", "2": "Clinical class", "3": "Claims attachments", "4": "Surveys"}
 

@@ -4,6 +4,9 @@ closure the store builds)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress
 from termsvc.loaders.loinc_csv import read_table
@@ -17,9 +20,12 @@ from termsvc.loaders.loinc_model import (
     use,
 )
 from termsvc.loaders.loinc_release import HIERARCHY, PART, Release, ReleaseFile
-from termsvc.store.loadrun import CodeSystemWriter, LoadRun
+from termsvc.store import tables as t
+from termsvc.store.loadrun import PROPERTY_COLUMNS, CodeSystemWriter, LoadRun
 
 _DISPLAY_NAME_USE = use("DisplayName")
+_PROPERTY_TABLE = t.ConceptProperty.__table__  # type: ignore[attr-defined]
+_HAND_OVER = 5_000  # rows gathered before they go to the bulk writer
 # the property a link names by its PartTypeName when the file has no Property column (older releases)
 _PROPERTY_FOR_TYPE = {"TIME": "TIME_ASPCT", "SCALE": "SCALE_TYP", "METHOD": "METHOD_TYP"}
 
@@ -88,7 +94,9 @@ def load_part_links(run: LoadRun, writer: CodeSystemWriter, release: Release, pr
         at_term, at_part, at_type = header.index["LoincNumber"], header.index["PartNumber"], header.index["PartTypeName"]
         at_name, at_system, at_property = header.get("PartName"), header.get("PartCodeSystem"), header.get("Property")
         codes: dict[tuple[str, str], str] = {}
-        add_property = writer.add_property
+        cs = writer.code_system_id
+        rows: list[Sequence[Any]] = []
+        last_term, cid = "", 0
         for line, row in body:
             term, part = row[at_term].strip(), row[at_part].strip()
             if not term or not part:
@@ -104,14 +112,20 @@ def load_part_links(run: LoadRun, writer: CodeSystemWriter, release: Release, pr
                                     line=line, field_name="Property")
                 writer.declare_property(prop, "Coding", uri=uri or property_uri(prop))
                 codes[(uri, part_type)] = prop
+            if term != last_term:  # links come grouped by term: one id lookup per term
+                last_term, cid = term, writer.concept_id(term)
             system = (row[at_system].strip() if at_system is not None else "") or SYSTEM
             name = row[at_name].strip() if at_name is not None else ""
-            add_property(term, prop, part, type="Coding", system=system, display=name or None)
+            rows.append((cid, cs, prop, "Coding", part, system, name or None))
             count += 1
+            if len(rows) >= _HAND_OVER:
+                run.bulk.extend(_PROPERTY_TABLE, PROPERTY_COLUMNS, rows)
+                rows.clear()
             if linked is not None:
                 bit = AXIS_BIT.get(prop)
                 if bit:
                     linked[term] = linked.get(term, 0) | bit
+        run.bulk.extend(_PROPERTY_TABLE, PROPERTY_COLUMNS, rows)
     run.counts[f"loinc:part links ({item.name.rsplit('/', 1)[-1]})"] = count
 
 

@@ -4,7 +4,9 @@ mapping rules. Columns are planned once from the header, so each row is handled 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress
@@ -15,9 +17,9 @@ from termsvc.loaders.loinc_model import (
     CLASSTYPE_MEANING,
     CODE_LIST_COLUMNS,
     DECLARED,
-    DESIGNATION_COLUMNS,
     EN,
     INACTIVE_STATUSES,
+    NAME_COLUMNS,
     NOT_PROPERTIES,
     SYSTEM,
     property_uri,
@@ -25,13 +27,17 @@ from termsvc.loaders.loinc_model import (
 )
 from termsvc.loaders.loinc_parts import PartIndex
 from termsvc.loaders.loinc_release import CONSUMER_NAME, LOINC_TABLE, MAP_TO, Release
-from termsvc.store.loadrun import CodeSystemWriter, LoadRun
+from termsvc.store import tables as t
+from termsvc.store.loadrun import DESIGNATION_COLUMNS, PROPERTY_COLUMNS, CodeSystemWriter, LoadRun
 
 REQUIRED_COLUMNS = ("LOINC_NUM", "COMPONENT", "PROPERTY", "TIME_ASPCT", "SYSTEM", "SCALE_TYP", "METHOD_TYP",
                     "CLASS", "STATUS", "LONG_COMMON_NAME")
 _LCN_USE = use("LONG_COMMON_NAME")
 _RELATED_USE = use("RELATEDNAMES2")
 _CONSUMER_USE = use("ConsumerName")
+_PROPERTY_TABLE = t.ConceptProperty.__table__  # type: ignore[attr-defined]
+_DESIGNATION_TABLE = t.Designation.__table__  # type: ignore[attr-defined]
+_HAND_OVER = 5_000  # rows gathered before they go to the bulk writer
 
 
 @dataclass
@@ -54,8 +60,8 @@ def _plan(header: Header, writer: CodeSystemWriter) -> _Plan:
     index = header.index
     plan = _Plan(index["LOINC_NUM"], index["STATUS"], index["LONG_COMMON_NAME"], index.get("DefinitionDescription"))
     for column, position in index.items():
-        if column in DESIGNATION_COLUMNS:
-            plan.designations.append((position, use(DESIGNATION_COLUMNS[column])))
+        if column in NAME_COLUMNS:
+            plan.designations.append((position, use(NAME_COLUMNS[column])))
             if column == "CONSUMER_NAME":
                 plan.consumer_name = position
         if column in NOT_PROPERTIES:
@@ -76,15 +82,24 @@ def _plan(header: Header, writer: CodeSystemWriter) -> _Plan:
 def load_terms(run: LoadRun, writer: CodeSystemWriter, release: Release, progress: Progress, parts: PartIndex,
                linked: dict[str, int]) -> dict[str, str]:
     """Write every term; return the consumer names Loinc.csv itself carried (so ConsumerName.csv does not
-    repeat them)."""
+    repeat them). The hot loop builds property and designation rows itself (the concept id is known once
+    the term is added) and hands them to the bulk writer in batches: this table is most of a release."""
     item = release.find(LOINC_TABLE)
     assert item is not None  # checked when the release was opened
     consumer_names: dict[str, str] = {}
     count = 0
+    cs = writer.code_system_id
+    props: list[Sequence[Any]] = []
+    names: list[Sequence[Any]] = []
+
+    def hand_over() -> None:
+        run.bulk.extend(_PROPERTY_TABLE, PROPERTY_COLUMNS, props)
+        run.bulk.extend(_DESIGNATION_TABLE, DESIGNATION_COLUMNS, names)
+        props.clear()
+        names.clear()
+
     with read_table(run, release, item, progress, REQUIRED_COLUMNS) as (header, body):
         plan = _plan(header, writer)
-        add_property = writer.add_property
-        add_designation = writer.add_designation
         resolve = parts.resolve
         for line, row in body:
             code = row[plan.code].strip()
@@ -93,15 +108,16 @@ def load_terms(run: LoadRun, writer: CodeSystemWriter, release: Release, progres
             status = row[plan.status].strip() or None
             long_name = row[plan.long_name].strip()
             definition = row[plan.definition].strip() if plan.definition is not None else ""
-            writer.add_concept(code, long_name or None, active=(status or "").upper() not in INACTIVE_STATUSES,
-                               status=status, definition=definition or None)
+            cid = writer.add_concept(code, long_name or None,
+                                     active=(status or "").upper() not in INACTIVE_STATUSES, status=status,
+                                     definition=definition or None)
             count += 1
             if long_name:
-                add_designation(code, long_name, language=EN, use=_LCN_USE, preferred=True)
+                names.append((cid, EN, *_LCN_USE, long_name, True))
             for position, designation_use in plan.designations:
                 value = row[position].strip()
                 if value:
-                    add_designation(code, value, language=EN, use=designation_use)
+                    names.append((cid, EN, *designation_use, value, None))
             if plan.consumer_name is not None and row[plan.consumer_name].strip():
                 consumer_names[code] = row[plan.consumer_name].strip()
             linked_axes = linked.get(code, 0)
@@ -111,24 +127,27 @@ def load_terms(run: LoadRun, writer: CodeSystemWriter, release: Release, progres
                     continue  # empty, or LoincPartLink_Primary.csv already gave it as a part Coding
                 part = resolve(part_type, value)
                 if part is None:
-                    add_property(code, prop, value, type="string")
+                    props.append((cid, cs, prop, "string", value, None, None))
                 else:
-                    add_property(code, prop, part[0], type="Coding", system=SYSTEM, display=part[1])
+                    props.append((cid, cs, prop, "Coding", part[0], SYSTEM, part[1]))
             for position, prop in plan.code_lists:
                 for target in row[position].split(";"):
                     target = target.strip()
                     if target:
-                        add_property(code, prop, target, type="Coding", system=SYSTEM)
+                        props.append((cid, cs, prop, "Coding", target, SYSTEM, None))
             if plan.classtype is not None:
                 value = row[plan.classtype].strip()
                 if value:
-                    add_property(code, "CLASSTYPE", value, type="string", display=CLASSTYPE_MEANING.get(value))
+                    props.append((cid, cs, "CLASSTYPE", "string", value, None, CLASSTYPE_MEANING.get(value)))
             for position, prop in plan.strings:
                 value = row[position].strip()
                 if value:
-                    add_property(code, prop, value)
+                    props.append((cid, cs, prop, "string", value, None, None))
                     if prop == "RELATEDNAMES2":
-                        add_designation(code, value, language=EN, use=_RELATED_USE)
+                        names.append((cid, EN, *_RELATED_USE, value, None))
+            if len(props) >= _HAND_OVER:
+                hand_over()
+        hand_over()
     run.counts["loinc:terms"] = count
     return consumer_names
 
