@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import threading
 import types
@@ -288,12 +289,17 @@ def _convert(raw: str, base: str, line: int | None, path: str) -> Any:
             return raw == "true"
         raise FhirXmlError(f"{raw!r} is not a boolean (true or false)", line=line, path=path)
     if base == "int":
-        if _INTEGER.fullmatch(raw):
+        # FHIR integers (and positiveInt, unsignedInt) are 32-bit
+        if _INTEGER.fullmatch(raw) and -2**31 <= int(raw) < 2**31:
             return int(raw)
-        raise FhirXmlError(f"{raw!r} is not an integer", line=line, path=path)
+        raise FhirXmlError(f"{raw!r} is not an integer (32-bit)", line=line, path=path)
     if _DECIMAL.fullmatch(raw):
         # what a JSON parser makes of the same number, so XML and JSON input give equal dicts
-        return json.loads(raw)
+        number = json.loads(raw)
+        in_range = math.isfinite(number) if isinstance(number, float) else -2**63 <= number < 2**63
+        if not in_range:
+            raise FhirXmlError(f"{raw!r} is out of range for a decimal", line=line, path=path)
+        return number
     raise FhirXmlError(f"{raw!r} is not a decimal", line=line, path=path)
 
 

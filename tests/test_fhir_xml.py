@@ -256,6 +256,13 @@ def test_bad_integer_and_decimal_are_invalid() -> None:
     assert err.path == "CodeSystem.concept[0].property[0].valueDecimal"
 
 
+def test_numbers_out_of_range_are_invalid() -> None:
+    assert "32-bit" in _error(f'<CodeSystem {NS}><count value="2147483648"/></CodeSystem>'.encode()).message
+    err = _error(f'<CodeSystem {NS}><concept><code value="a"/><property><code value="p"/>'
+                 '<valueDecimal value="1e999"/></property></concept></CodeSystem>'.encode())
+    assert "out of range" in err.message
+
+
 def test_element_outside_the_fhir_namespace_is_invalid() -> None:
     assert "not in the FHIR namespace" in _error(b'<CodeSystem><url value="x"/></CodeSystem>').message
 
