@@ -115,6 +115,10 @@ def _collect(candidates: list[tuple[PurePosixPath, RrfFile]], where: str) -> Rel
     for folder, rrf in candidates:
         folders.setdefault(folder, {})[rrf.name] = rrf
     with_conso = sorted(folder for folder, files in folders.items() if "RXNCONSO.RRF" in files)
+    if len(with_conso) > 1:
+        # the full release ships the Current Prescribable Content subset beside it, in prescribe/rrf/
+        full = [f for f in with_conso if "prescribe" not in (part.lower() for part in f.parts)]
+        with_conso = full or with_conso
     if not with_conso:
         found = ", ".join(sorted({name for files in folders.values() for name in files})) or "no RRF files"
         raise LoadError(where, f"not an RxNorm release: RXNCONSO.RRF is missing (found {found}); expected the "
@@ -130,7 +134,8 @@ def _collect(candidates: list[tuple[PurePosixPath, RrfFile]], where: str) -> Rel
 
 
 def find_release(path: Path) -> Release:
-    """The RxNorm release at `path`: a zip, a release folder (holding rrf/), or the rrf folder itself."""
+    """The RxNorm release at `path`: a zip, a release folder (holding rrf/), or the rrf folder itself. A full
+    release's prescribe/rrf/ subset is passed over; point at that folder to load the subset alone."""
     if not path.exists():
         raise LoadError(str(path), "no such file or folder")
     if path.is_file():

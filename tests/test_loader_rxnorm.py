@@ -281,3 +281,12 @@ def test_row_parser_rejects_any_other_shape_naming_the_line(name: str, width: in
     with pytest.raises(LoadError) as caught:
         parse_row(line, columns, name, 7)
     assert caught.value.line == 7 and caught.value.file == name
+
+
+def test_prescribable_subset_beside_the_full_release_is_passed_over(engine: Engine, tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    subset = folder.parent / "prescribe" / "rrf"
+    subset.mkdir(parents=True)
+    (subset / "RXNCONSO.RRF").write_text("1191|ENG||||||90000102|90000102|1191||RXNORM|IN|1191|aspirin||N|4096|\n")
+    run_load(engine, "rxnorm", folder.parent)
+    assert _concept(engine, SCD) is not None
