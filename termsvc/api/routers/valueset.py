@@ -18,13 +18,14 @@ from termsvc.api.routers.metadata import base_url_of
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops.context import op_connection
 from termsvc.ops.expand import expand, request_from
+from termsvc.ops.vs_validate import validate_in_value_set
 
 router = APIRouter(tags=["ValueSet"])
 
 SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"),
                  ("status", "token")]
 declare(ResourceCapability("ValueSet", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
-                           operations=["expand"]))
+                           operations=["expand", "validate-code"]))
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
@@ -66,6 +67,26 @@ async def _expand(request: Request, resource_id: str | None) -> Response:
 @router.post("/ValueSet/$expand", summary="$expand (POST Parameters)", description=_EXPAND_DOC)
 async def expand_type(request: Request) -> Response:
     return await _expand(request, None)
+
+
+async def _validate(request: Request, resource_id: str | None) -> Response:
+    params = await read_params(request)
+    with op_connection(_engine(request), params) as conn:
+        instance = _by_id(conn, resource_id) if resource_id else None
+        result = validate_in_value_set(conn, params, instance, accept_language=request.headers.get("accept-language"))
+    return fhir_response(request, result)
+
+
+@router.get("/ValueSet/$validate-code", summary="$validate-code (GET)")
+@router.post("/ValueSet/$validate-code", summary="$validate-code (POST Parameters)")
+async def validate_type(request: Request) -> Response:
+    return await _validate(request, None)
+
+
+@router.get("/ValueSet/{resource_id}/$validate-code", summary="$validate-code against one ValueSet (GET)")
+@router.post("/ValueSet/{resource_id}/$validate-code", summary="$validate-code against one ValueSet (POST)")
+async def validate_instance(request: Request, resource_id: str) -> Response:
+    return await _validate(request, resource_id)
 
 
 @router.get("/ValueSet/{resource_id}/$expand", summary="$expand one ValueSet (GET)")

@@ -1,0 +1,111 @@
+"""ValueSet/$validate-code: is a code, Coding or CodeableConcept in the value set?
+
+Each coding is first checked against its code system by `termsvc.ops.validate_code.check_coding` (the
+code system owner's messages: unknown code, display, status); membership is then one indexed probe of the
+value set's compiled SQL condition for that concept. The result and messages follow the HL7 terminology
+ecosystem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from termsvc.api.params import OpParams
+from termsvc.errors import Invalid
+from termsvc.ops.expand import value_set_of
+from termsvc.ops.validate_code import CodingCheck, Paths, check_coding, to_parameters
+from valuesets.compose import Compiled, Compiler
+from valuesets.finder import find_value_set
+from valuesets.versions import VersionRules
+
+
+def _canonical(value_set: dict[str, Any]) -> str:
+    url = value_set.get("url") or ""
+    return f"{url}|{value_set['version']}" if value_set.get("version") else str(url)
+
+
+def _strings(params: OpParams, name: str) -> list[str]:
+    return [str(v) for v in params.all(name) if not isinstance(v, dict | list)]
+
+
+def _member(conn: Connection, compiled: Compiled, url: str, version: str | None, code: str,
+            case_insensitive: bool) -> bool:
+    params = dict(compiled.params)
+    params.update({"vurl": url, "vcode": code.lower() if case_insensitive else code})
+    code_match = "LOWER(c.code) = :vcode" if case_insensitive else "c.code = :vcode"
+    version_match = ""
+    if version:
+        params["vversion"] = version
+        version_match = " AND s.version = :vversion"
+    sql = (f"SELECT 1 FROM concept c JOIN code_system s ON s.code_system_id = c.code_system_id WHERE s.url = :vurl"
+           f"{version_match} AND {code_match} AND {compiled.condition} LIMIT 1")
+    return conn.execute(text(sql), params).first() is not None
+
+
+def _infer_system(conn: Connection, compiled: Compiled, code: str) -> str | None:
+    for cs in compiled.used_systems.values():
+        if _member(conn, compiled, cs.url, cs.version or None, code, False):
+            return cs.url
+    return None
+
+
+def _version_in_value_set(compiled: Compiled, url: str) -> str | None:
+    versions = {cs.version for cs in compiled.used_systems.values() if cs.url == url}
+    return versions.pop() if len(versions) == 1 else None
+
+
+def _codings(params: OpParams) -> tuple[list[tuple[dict[str, Any], Paths]], dict[str, Any] | None, str | None]:
+    concept = params.complex("codeableConcept")
+    if concept is not None:
+        codings = concept.get("coding") or []
+        if not isinstance(codings, list) or not codings:
+            raise Invalid("The codeableConcept has no coding to validate", expression=["codeableConcept"])
+        return ([(c, Paths.for_coding(f"CodeableConcept.coding[{i}]")) for i, c in enumerate(codings)
+                 if isinstance(c, dict)], concept, None)
+    coding = params.complex("coding")
+    if coding is not None:
+        return [(coding, Paths.for_coding("Coding"))], None, coding.get("code")
+    code = params.string("code")
+    if not code:
+        raise Invalid("No code parameter provided: $validate-code needs a code, coding or codeableConcept",
+                      expression=["code"])
+    single = {"system": params.string("system"), "code": code, "version": params.string("systemVersion"),
+              "display": params.string("display")}
+    return [({k: v for k, v in single.items() if v is not None}, Paths.for_code())], None, code
+
+
+def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str, Any] | None, *,
+                          accept_language: str | None) -> dict[str, Any]:
+    value_set = value_set_of(conn, params, instance)
+    rules = VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
+                                    _strings(params, "check-system-version"))
+    compiled = Compiler(conn, rules, find_value_set).compile(value_set, "c")
+    language = params.string("displayLanguage") or accept_language
+    abstract_allowed = params.boolean("abstract", True) is not False
+    infer = params.boolean("inferSystem", False) is True
+    codings, concept, given_code = _codings(params)
+    checks: list[CodingCheck] = []
+    for coding, paths in codings:
+        system, code = coding.get("system"), coding.get("code")
+        if not system and infer and isinstance(code, str):
+            system = _infer_system(conn, compiled, code)
+        version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None)
+        check = check_coding(conn, system=system, code=code, version=version, display=coding.get("display"),
+                             display_language=language, abstract_allowed=abstract_allowed, paths=paths)
+        if (check.system and not check.unknown_system and isinstance(code, str)
+                and not _member(conn, compiled, check.system, check.version, code, check.normalized_code is not None)):
+            check.valid = False
+            check.issues.insert(0, _not_in_value_set(check.system, code, value_set, paths))
+        checks.append(check)
+    return to_parameters(checks, given_code=given_code, codeable_concept=concept)
+
+
+def _not_in_value_set(system: str, code: str, value_set: dict[str, Any], paths: Paths) -> dict[str, Any]:
+    from termsvc.api.outcome import issue
+
+    entry = issue("error", "code-invalid", f"The provided code '{system}#{code}' was not found in the value set "
+                  f"'{_canonical(value_set)}'", expression=[paths.code],
+                  message_id="None_of_the_provided_codes_are_in_the_value_set_one", details_code="not-in-vs")
+    entry["location"] = [paths.code]
+    return entry
