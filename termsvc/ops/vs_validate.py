@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from termsvc.api.outcome import issue
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid
 from termsvc.ops.expand import value_set_of
@@ -96,14 +97,44 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         if (check.system and not check.unknown_system and isinstance(code, str)
                 and not _member(conn, compiled, check.system, check.version, code, check.normalized_code is not None)):
             check.valid = False
-            check.issues.insert(0, _not_in_value_set(check.system, code, value_set, paths))
+            if concept is None:
+                check.issues.insert(0, _not_in_value_set(check.system, code, value_set, paths))
+            else:
+                # within a CodeableConcept a coding outside the value set is only information
+                shown = f"{check.system}#{code}" + (f" ('{coding['display']}')" if coding.get("display") else "")
+                entry = issue("information", "code-invalid", f"The provided code '{shown}' was not found in the "
+                              f"value set '{_canonical(value_set)}'", expression=[paths.code],
+                              message_id="None_of_the_provided_codes_are_in_the_value_set_one",
+                              details_code="this-code-not-in-vs")
+                check.issues.append(entry)
+                check.quiet.add(entry["details"]["text"])
         checks.append(check)
-    return to_parameters(checks, given_code=given_code, codeable_concept=concept)
+    if concept is None:
+        return to_parameters(checks, given_code=given_code)
+    return _concept_result(checks, concept, value_set)
+
+
+def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_set: dict[str, Any]
+                    ) -> dict[str, Any]:
+    valid = next((c for c in checks if c.valid), None)
+    if valid is not None:
+        result = to_parameters([valid], codeable_concept=concept)
+        result["parameter"].append({"name": "code", "valueCode": valid.normalized_code or valid.code})
+        return result
+    general = issue("error", "code-invalid", f"No valid coding was found for the value set '{_canonical(value_set)}'",
+                    message_id="TX_GENERAL_CC_ERROR_MESSAGE", details_code="not-in-vs")
+    issues = [general] + [i for c in checks for i in c.issues]
+    texts = [general["details"]["text"]] + [t for c in checks for t in c.message_texts()]
+    out: list[dict[str, Any]] = [{"name": "codeableConcept", "valueCodeableConcept": concept},
+                                 {"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}},
+                                 {"name": "message", "valueString": "; ".join(texts)},
+                                 {"name": "result", "valueBoolean": False}]
+    out.extend({"name": "x-caused-by-unknown-system", "valueCanonical": c.unknown_system}
+               for c in checks if c.unknown_system)
+    return {"resourceType": "Parameters", "parameter": out}
 
 
 def _not_in_value_set(system: str, code: str, value_set: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    from termsvc.api.outcome import issue
-
     entry = issue("error", "code-invalid", f"The provided code '{system}#{code}' was not found in the value set "
                   f"'{_canonical(value_set)}'", expression=[paths.code],
                   message_id="None_of_the_provided_codes_are_in_the_value_set_one", details_code="not-in-vs")
