@@ -11,6 +11,7 @@ Sizes: see bench/README.md."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import sys
@@ -62,6 +63,7 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
     release = RELEASE_VSAB.rsplit("_", 1)[1]
     rrf = out / f"RxNorm_full_{release[2:4]}{release[4:6]}20{release[0:2]}" / "rrf"
     words = make_words(rng, 20000)
+    rnd = rng.random  # the hot loops draw with random() directly: randint/choice cost several calls each
 
     def pipe(name: str) -> Out:
         return Out(rrf / name, None, sep="|", eol=EOL, trailing_sep=True)
@@ -76,7 +78,7 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
 
     def next_cui() -> str:
         while True:
-            counters["rxcui"] += rng.randint(1, 9)
+            counters["rxcui"] += 1 + int(rnd() * 9)
             value = str(counters["rxcui"])
             if rng.random() < 0.04:  # retired numbers: absent from RXNCONSO, listed in RXNCUI
                 retired.append(value)
@@ -84,7 +86,7 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
             return value
 
     def next_aui() -> str:
-        counters["rxaui"] += rng.randint(1, 4)
+        counters["rxaui"] += 1 + int(rnd() * 4)
         return str(counters["rxaui"])
 
     # RXNORM concepts: cui -> (tty, name, main rxaui)
@@ -92,8 +94,8 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
 
     def atom(cui: str, sab: str, tty: str, name: str, code: str, suppress: str = "N") -> str:
         aui = next_aui()
-        cvf = "4096" if sab == "RXNORM" and suppress == "N" and rng.random() < 0.8 else ""
-        saui = aui if sab == "RXNORM" else (str(rng.randint(10_000, 9_999_999)) if rng.random() < 0.5 else "")
+        cvf = "4096" if sab == "RXNORM" and suppress == "N" and rnd() < 0.8 else ""
+        saui = aui if sab == "RXNORM" else (str(10_000 + int(rnd() * 9_990_000)) if rnd() < 0.5 else "")
         f_conso.row((cui, "ENG", "", "", "", "", "", aui, saui, cui if sab == "RXNORM" else code, "", sab, tty, code,
                      name, "0" if sab != "RXNORM" else "", suppress, cvf))
         return aui
@@ -124,7 +126,7 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
         for x, r, y in ((a, rela, b), (b, INVERSE[rela], a)):
             counters["rui"] += 1
             f_rel.row((x, "", stype, REL_OF.get(r, "RO"), y, "", stype, r, f"R{counters['rui']}", "", sab, sab, "",
-                       "", "N", "4096" if rng.random() < 0.5 else ""))
+                       "", "N", "4096" if rnd() < 0.5 else ""))
 
     def k(n: int) -> int:
         return max(2, round(n * scale))
@@ -222,26 +224,26 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
     # Other sources' atoms on the same RXCUIs up to the RXNCONSO target; source-asserted relationships between
     # atoms of one source up to the RXNREL target.
     sab_table = [(sab, ttys) for sab, ttys, _ in OTHER_SABS]
-    sab_weights = [w for _, _, w in OTHER_SABS]
+    sab_cum = list(itertools.accumulate(w for _, _, w in OTHER_SABS))
     other_atoms: dict[str, list[tuple[str, str]]] = {sab: [] for sab, _ in sab_table}
     while f_conso.rows < conso:
-        cui = active_cuis[int(len(active_cuis) * rng.random())]
-        sab, ttys = rng.choices(sab_table, sab_weights)[0]
-        code = str(rng.randint(1000, 99_999_999))
-        name = concept[cui][1].upper() if rng.random() < 0.5 else concept[cui][1]
-        aui = atom(cui, sab, rng.choice(ttys), name, code)
+        cui = active_cuis[int(len(active_cuis) * rnd())]
+        sab, ttys = rng.choices(sab_table, cum_weights=sab_cum)[0]
+        code = str(1000 + int(rnd() * 99_990_000))
+        name = concept[cui][1].upper() if rnd() < 0.5 else concept[cui][1]
+        aui = atom(cui, sab, ttys[int(rnd() * len(ttys))], name, code)
         bucket = other_atoms[sab]
         if len(bucket) < 50_000:
             bucket.append((cui, aui))
-        elif rng.random() < 0.1:
-            bucket[rng.randrange(len(bucket))] = (cui, aui)
+        elif rnd() < 0.1:
+            bucket[int(rnd() * len(bucket))] = (cui, aui)
     source_relas = ("has_ingredient", "isa", "has_dose_form", "has_tradename", "has_part")
     sabs_with_atoms = [sab for sab, atoms in other_atoms.items() if len(atoms) > 1]
     while f_rel.rows < rel and sabs_with_atoms:
-        sab = rng.choice(sabs_with_atoms)
+        sab = sabs_with_atoms[int(rnd() * len(sabs_with_atoms))]
         atoms = other_atoms[sab]
-        (c1, a1), (c2, a2) = atoms[rng.randrange(len(atoms))], atoms[rng.randrange(len(atoms))]
-        rela = rng.choice(source_relas)
+        (c1, a1), (c2, a2) = atoms[int(rnd() * len(atoms))], atoms[int(rnd() * len(atoms))]
+        rela = source_relas[int(rnd() * len(source_relas))]
         for x, xa, r, y, ya in ((c1, a1, rela, c2, a2), (c2, a2, INVERSE[rela], c1, a1)):
             counters["rui"] += 1
             f_rel.row((x, xa, "AUI", REL_OF.get(r, "RO"), y, ya, "AUI", r, f"R{counters['rui']}", "", sab, sab, "",
@@ -252,15 +254,14 @@ def generate(out: Path, *, seed: int, conso: int, rel: int, sat: int, scale: flo
     attr_names = ("RXN_HUMAN_DRUG", "RXN_AVAILABLE_STRENGTH", "RXN_STRENGTH", "RXN_BN_CARDINALITY",
                   "RXN_QUANTITY", "RXTERM_FORM", "RXN_ACTIVATED", "RXN_OBSOLETED")
     while f_sat.rows < sat:
-        cui = rng.choice(drugs)
+        cui = drugs[int(rnd() * len(drugs))]
         tty, name, aui = concept[cui]
         counters["atui"] += 1
-        if rng.random() < 0.35:
+        if rnd() < 0.35:
             f_sat.row((cui, "", "", aui, "AUI", cui, f"AT{counters['atui']}", "", "NDC", "RXNORM",
-                       f"{rng.randint(0, 99999):05d}{rng.randint(0, 9999):04d}{rng.randint(0, 99):02d}", "N",
-                       "4096"))
+                       f"{int(rnd() * 99_999_999_999):011d}", "N", "4096"))
         else:
-            atn = rng.choice(attr_names)
+            atn = attr_names[int(rnd() * len(attr_names))]
             atv = {"RXN_HUMAN_DRUG": "US", "RXN_BN_CARDINALITY": rng.choice(("single", "multi")),
                    "RXN_QUANTITY": f"{rng.randint(1, 100)} ML", "RXTERM_FORM": rng.choice(("Tab", "Cap", "Sol")),
                    "RXN_ACTIVATED": f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/20{rng.randint(5, 25):02d}",
