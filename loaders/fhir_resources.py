@@ -37,6 +37,7 @@ from termsvc.loaders.fhir_sources import (
     Skipped,
     from_folder,
     from_package,
+    may_hold_terminology,
     parse_bytes,
     peek_type,
     read_file,
@@ -90,8 +91,8 @@ def _parsed(run: LoadRun, path: Path, progress: Progress, skipped: Skipped) -> I
         if path.is_dir():
             run.checksums[str(Path(name).relative_to(path))] = hashlib.sha256(data).hexdigest()
         kind = peek_type(data)
-        if kind is not None and kind not in WANTED:
-            skipped.add(kind)
+        if (kind is not None and kind not in WANTED) or (kind == "Bundle" and not may_hold_terminology(data)):
+            skipped.add(str(kind))
             continue
         try:
             resource, lines = parse_bytes(name, data)

@@ -27,6 +27,8 @@ WANTED = TERMINOLOGY | {"Bundle"}
 # without parsing it. Anything else is parsed in full.
 _JSON_TYPE = re.compile(rb'\s*\{\s*"resourceType"\s*:\s*"([A-Za-z]+)"')
 _XML_ROOT = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)[\s/>]')
+_HOLDS_TERMINOLOGY = re.compile(rb'"resourceType"\s*:\s*"(?:CodeSystem|ValueSet|ConceptMap)"'
+                                rb'|<(?:[\w.-]+:)?(?:CodeSystem|ValueSet|ConceptMap)[\s/>]')
 _XML_FHIR = re.compile(rb'xmlns(?::[\w.-]+)?\s*=\s*["\']http://hl7\.org/fhir["\']')
 _BOM = b"\xef\xbb\xbf"
 
@@ -111,6 +113,12 @@ def peek_type(data: bytes) -> str | None:
                 return "non-FHIR XML"
             return root.group(1).decode()
     return None
+
+
+def may_hold_terminology(data: bytes) -> bool:
+    """False when no CodeSystem, ValueSet or ConceptMap can be in the file (a Bundle of Provenance, say),
+    so it need not be parsed."""
+    return _HOLDS_TERMINOLOGY.search(data) is not None
 
 
 def resources_in(name: str, resource: dict[str, Any], lines: dict[str, int] | None, skipped: Skipped,

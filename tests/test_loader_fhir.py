@@ -319,8 +319,11 @@ def test_other_resources_in_a_folder_are_skipped_unparsed(engine: Engine, tmp_pa
     _write(tmp_path, "patient.xml", b'<Patient xmlns="http://hl7.org/fhir"><colour value="x"/></Patient>')
     _write(tmp_path, "schematron.xml", b'<schema xmlns="http://purl.oclc.org/dsdl/schematron"/>')
     _write(tmp_path, "openapi.json", {"openapi": "3.0.1"})
+    _write(tmp_path, "provenance.json", {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Provenance", "target": [{"reference": "CodeSystem/x"}]}}]})
     summary = run_load(engine, "fhir", tmp_path)
     assert summary.counts["skipped:Patient"] == 1
+    assert summary.counts["skipped:Bundle"] == 1
     assert summary.counts["skipped:non-FHIR XML"] == 1
     assert summary.counts["skipped:non-FHIR JSON"] == 1
 
