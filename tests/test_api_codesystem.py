@@ -3,7 +3,8 @@ read and search, and the error cases. Code systems are written through the load 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +15,14 @@ from lxml import etree
 from sqlalchemy import Engine
 
 from termsvc.api.app import create_app
+from termsvc.errors import NotFound
 from termsvc.ops.codesystems import FULL_CONCEPTS_LIMIT, parse_languages
+from termsvc.ops.loading import run_load
+from termsvc.ops.lookup import lookup
 from termsvc.settings import Settings
+from termsvc.store.engine import make_engine
 from termsvc.store.loadrun import load_run
+from tests.conftest import ENGINES, shared_path
 
 COLOURS = "http://example.org/fhir/CodeSystem/colours"
 LOOSE = "http://example.org/fhir/CodeSystem/loose-case"
@@ -206,6 +212,15 @@ def test_lookup_answers_in_xml_when_asked(client: TestClient) -> None:
                         namespaces={"f": "http://hl7.org/fhir"})
     assert values == ["Red"]
 
+
+
+def test_lookup_accepts_parameters_posted_as_xml(client: TestClient) -> None:
+    body = (f'<Parameters xmlns="http://hl7.org/fhir"><parameter><name value="system"/><valueUri value="{COLOURS}"/>'
+            '</parameter><parameter><name value="code"/><valueCode value="blue"/></parameter></Parameters>')
+    response = client.post("/fhir/CodeSystem/$lookup", content=body.encode(),
+                           headers={"content-type": "application/fhir+xml", "accept": "application/fhir+json"})
+    assert response.status_code == 200, response.text
+    assert _one(response.json(), "display") == "Blue"
 
 # --- $validate-code ----------------------------------------------------------------------------------------
 
@@ -501,3 +516,57 @@ def test_parse_languages_never_fails_and_returns_tags_from_the_header(header: st
 
 def test_parse_languages_orders_by_quality() -> None:
     assert parse_languages("en;q=0.5, de, fr;q=0.8, *;q=0.1, nl;q=0") == ["de", "fr", "en"]
+
+
+# --- the full ICD-10-CM 2026 release -----------------------------------------------------------------------
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+def _fhir_form(listed: str) -> str:
+    """The code list writes codes undotted; FHIR's ICD-10-CM codes carry the dot after the category.
+    Chapter numbers and block ranges stay as listed."""
+    if listed.isdigit() or "-" in listed or len(listed) <= 3:
+        return listed
+    return f"{listed[:3]}.{listed[3:]}"
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def icd10cm_store(request: pytest.FixtureRequest, new_store_url: Callable[[str], str]) -> Iterator[Engine]:
+    xml = shared_path("data", "icd10cm", "icd10c-tabular-April-1-2026.xml")
+    engine = make_engine(new_store_url(str(request.param)), pool_size=2)
+    run_load(engine, "icd10cm", xml)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_every_code_of_the_2026_code_list_is_found_by_lookup_with_its_display(icd10cm_store: Engine) -> None:
+    listed = shared_path("data", "icd10cm", "code-list-April-2026.txt").read_text(encoding="utf-8").split()
+    assert len(listed) > 98_000
+    missing: list[str] = []
+    with icd10cm_store.connect() as conn:
+        for code in listed:
+            try:
+                result = lookup(conn, system=ICD10CM, code=_fhir_form(code), properties=["parent"])
+            except NotFound:
+                missing.append(code)
+                continue
+            display = _one(result, "display")
+            assert isinstance(display, str) and display.strip(), code
+    assert missing == []
+
+
+@pytest.mark.slow
+def test_a_sample_of_icd10cm_codes_is_found_over_http(icd10cm_store: Engine) -> None:
+    listed = shared_path("data", "icd10cm", "code-list-April-2026.txt").read_text(encoding="utf-8").split()
+    sample = [_fhir_form(c) for c in random.Random(2026).sample(listed, 200)]
+    with TestClient(create_app(Settings(database_url="sqlite://"), engine=icd10cm_store)) as client:
+        for code in sample:
+            looked_up = client.get("/fhir/CodeSystem/$lookup", params={"system": ICD10CM, "code": code})
+            assert looked_up.status_code == 200, (code, looked_up.text)
+            display = _one(looked_up.json(), "display")
+            validated = client.get("/fhir/CodeSystem/$validate-code",
+                                   params={"url": ICD10CM, "code": code, "display": display}).json()
+            assert _one(validated, "result") is True, (code, validated)
+            assert _one(validated, "version") == "2026"
