@@ -228,11 +228,6 @@ class LoadRun:
                  "counts_json = :counts, timings_json = :timings WHERE load_id = :id"),
             {"now": _now(), "checksums": json.dumps(self.checksums), "counts": json.dumps(counts),
              "timings": json.dumps(self.timings), "id": self.load_id})
-        if self.conn.dialect.name == "postgresql":
-            # Fresh planner statistics: without them the first requests after a load (until autovacuum
-            # gets round to it) seq-scan the concept tables, measured 40x slower $lookup on ICD-10-CM.
-            self.conn.execute(text("ANALYZE code_system, concept, designation, concept_property, concept_edge, "
-                                   "closure"))
 
 
 @dataclass
@@ -257,3 +252,9 @@ def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -
             run = LoadRun(conn, kind, source, replace)
             yield run
             run._complete()
+            if conn.dialect.name == "postgresql":
+                # Fresh planner statistics: without them the first requests after a load (until autovacuum
+                # gets round to it) seq-scan the concept tables, measured 40x slower $lookup on ICD-10-CM.
+                # Here, not in _complete, which inline tx-resources also call on every request.
+                conn.execute(text("ANALYZE code_system, concept, designation, concept_property, concept_edge, "
+                                  "closure"))
