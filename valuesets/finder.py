@@ -29,6 +29,8 @@ def find_value_set(conn: Connection, url: str, version: str | None) -> dict[str,
     found = stored_value_set(conn, url, version) or implicit_value_set(conn, url, version)
     if found is None:
         shown = f"{url}|{version}" if version else url
-        raise NotFound(f"A definition for the value Set '{shown}' could not be found",
-                       message_id="Unable_to_resolve_value_Set_")
+        error = NotFound(f"A definition for the value Set '{shown}' could not be found",
+                         message_id="Unable_to_resolve_value_Set_")
+        error.details_code = "not-found"
+        raise error
     return found

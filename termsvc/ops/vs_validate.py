@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 
 from termsvc.api.outcome import issue
 from termsvc.api.params import OpParams
-from termsvc.errors import Invalid
+from termsvc.errors import Invalid, NotFound
 from termsvc.ops.expand import value_set_of
 from termsvc.ops.validate_code import CodingCheck, Paths, check_coding, to_parameters
 from valuesets.compose import Compiled, Compiler
@@ -22,7 +22,7 @@ from valuesets.versions import VersionRules
 
 
 def _canonical(value_set: dict[str, Any]) -> str:
-    url = value_set.get("url") or ""
+    url = value_set.get("url") or "(unidentified)"
     return f"{url}|{value_set['version']}" if value_set.get("version") else str(url)
 
 
@@ -81,7 +81,11 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     value_set = value_set_of(conn, params, instance)
     rules = VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
                                     _strings(params, "check-system-version"))
-    compiled = Compiler(conn, rules, find_value_set).compile(value_set, "c")
+    try:
+        compiled = Compiler(conn, rules, find_value_set).compile(value_set, "c")
+    except NotFound as exc:
+        # an import that cannot be found makes the answer "not valid", not a failed request
+        return _failed(exc)
     language = params.string("displayLanguage") or accept_language
     abstract_allowed = params.boolean("abstract", True) is not False
     infer = params.boolean("inferSystem", False) is True
@@ -98,7 +102,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 and not _member(conn, compiled, check.system, check.version, code, check.normalized_code is not None)):
             check.valid = False
             if concept is None:
-                check.issues.insert(0, _not_in_value_set(check.system, code, value_set, paths))
+                check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set,
+                                                         paths))
             else:
                 # within a CodeableConcept a coding outside the value set is only information
                 shown = f"{check.system}#{code}" + (f" ('{coding['display']}')" if coding.get("display") else "")
@@ -134,8 +139,18 @@ def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_se
     return {"resourceType": "Parameters", "parameter": out}
 
 
-def _not_in_value_set(system: str, code: str, value_set: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    entry = issue("error", "code-invalid", f"The provided code '{system}#{code}' was not found in the value set "
+def _failed(error: NotFound) -> dict[str, Any]:
+    entry = issue("error", error.issue_code, error.message, message_id=error.message_id,
+                  details_code=error.details_code)
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": [entry]}},
+        {"name": "message", "valueString": error.message}, {"name": "result", "valueBoolean": False}]}
+
+
+def _not_in_value_set(system: str, code: str, display: Any, value_set: dict[str, Any], paths: Paths
+                      ) -> dict[str, Any]:
+    shown = f"{system}#{code}" + (f" ('{display}')" if isinstance(display, str) and display else "")
+    entry = issue("error", "code-invalid", f"The provided code '{shown}' was not found in the value set "
                   f"'{_canonical(value_set)}'", expression=[paths.code],
                   message_id="None_of_the_provided_codes_are_in_the_value_set_one", details_code="not-in-vs")
     entry["location"] = [paths.code]
