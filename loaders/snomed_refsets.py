@@ -17,6 +17,7 @@ Conventions (other modules rely on them):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -24,7 +25,9 @@ from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress
 from termsvc.loaders.snomed_files import Rf2File, read_rows
 from termsvc.loaders.snomed_ids import is_concept_id
-from termsvc.store.loadrun import CodeSystemWriter, LoadRun
+from termsvc.store import tables as t
+from termsvc.store.bulk import BATCH_ROWS
+from termsvc.store.loadrun import PROPERTY_COLUMNS, CodeSystemWriter, LoadRun
 
 SYSTEM: Final = "http://snomed.info/sct"
 IS_A: Final = "116680003"
@@ -40,6 +43,29 @@ CORRELATIONS: Final = {"447557004": "equivalent", "1193548004": "equivalent",   
                        "447560006": "inexact", "1193550007": "inexact",         # partial overlap
                        "447561005": "relatedto", "1193552004": "relatedto",     # correlation not specified
                        "447556008": "unmatched", "1193551006": "unmatched"}     # not mappable
+
+
+class Batch:
+    """Rows for one table gathered here and handed to the bulk writer in batches: the hot loops make
+    millions of designation and property rows, and a call chain per row would dominate the load."""
+
+    def __init__(self, run: LoadRun, table: Any, columns: tuple[str, ...]) -> None:
+        self.run, self.table, self.columns = run, table, columns
+        self.rows: list[Sequence[Any]] = []
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.run.bulk.extend(self.table, self.columns, self.rows)
+            self.rows = []
+
+
+def property_batch(run: LoadRun) -> Batch:
+    return Batch(run, t.ConceptProperty.__table__, PROPERTY_COLUMNS)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -94,6 +120,8 @@ def parse_concrete_value(value: str) -> tuple[str, str] | None:
 
 def load_relationships(index: ReleaseIndex, files: list[Rf2File]) -> int:
     writer, position, codes, displays = index.writer, index.run.position, index.codes, index.displays
+    concept_id, code_system_id = writer.concept_id, writer.code_system_id
+    properties = property_batch(index.run)
     declared: set[str] = set()
     edges = 0
     for rf2 in files:
@@ -113,8 +141,9 @@ def load_relationships(index: ReleaseIndex, files: list[Rf2File]) -> int:
                 if type_id not in declared:
                     declared.add(type_id)
                     index.declare(type_id)
-                writer.add_property(source, type_id, destination, type="code", system=SYSTEM,
-                                    display=displays.get(destination))
+                properties.add((concept_id(source), code_system_id, type_id, "code", destination, SYSTEM,
+                                displays.get(destination)))
+    properties.flush()
     return edges
 
 

@@ -45,14 +45,17 @@ from termsvc.loaders.snomed_refsets import (
     IS_A,
     REFSET_PROPERTY,
     SYSTEM,
+    Batch,
     ReleaseIndex,
     load_concept_valued,
     load_concrete_values,
     load_extended_maps,
     load_relationships,
     load_simple,
+    property_batch,
 )
-from termsvc.store.loadrun import CodeSystemWriter, LoadRun
+from termsvc.store import tables as t
+from termsvc.store.loadrun import DESIGNATION_COLUMNS, CodeSystemWriter, LoadRun
 
 INTERNATIONAL: Final = "900000000000207008"
 FSN: Final = "900000000000003001"
@@ -253,6 +256,8 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                        language: str, strict: bool) -> Descriptions:
     target = _target_refset(language, refsets, tags)
     base_language = language.split("-")[0].lower()
+    rows = Batch(run, t.Designation.__table__, DESIGNATION_COLUMNS)  # type: ignore[attr-defined]
+    concept_id = writer.concept_id
     result = Descriptions()
     best, definitions, flags = result.best, result.definitions, concepts.flags
     position = run.position
@@ -272,14 +277,15 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                                         "not a concept of this release", line=position.line, field_name="conceptId")
                     unknown += 1
                     continue
-                use = USES.get(type_id) or (SYSTEM, type_id, None)
+                use_system, use_code, use_display = USES.get(type_id) or (SYSTEM, type_id, None)
+                cid = concept_id(concept)
                 if mask:
                     for r, refset in enumerate(refsets):
                         if mask >> (2 * r) & 1:
-                            writer.add_designation(concept, term, language=tags.get(refset, lang), use=use,
-                                                   preferred=bool(mask >> (2 * r + 1) & 1))
+                            rows.add((cid, tags.get(refset, lang), use_system, use_code, use_display, term,
+                                      bool(mask >> (2 * r + 1) & 1)))
                 else:
-                    writer.add_designation(concept, term, language=lang, use=use)
+                    rows.add((cid, lang, use_system, use_code, use_display, term, None))
                 same_language = lang.lower() == base_language
                 if type_id == DEFINITION or rf2.kind == "text_definition":
                     rank = _rank(True, False, mask, target, same_language)
@@ -289,6 +295,7 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                 rank = _rank(type_id == SYNONYM, type_id == FSN, mask, target, same_language)
                 if rank < best.get(key, (_DISPLAY_WORST + 1, ""))[0]:
                     best[key] = (rank, term)
+    rows.flush()
     if unknown:
         run.counts["skipped: descriptions of unknown concepts"] = unknown
     if masks:
@@ -318,7 +325,9 @@ def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: 
     refset readers show beside the concepts they point at."""
     best, definitions, modules, dates = descriptions.best, descriptions.definitions, concepts.modules, concepts.dates
     displays: dict[str, str] = {}
-    add_concept, add_property = writer.add_concept, writer.add_property
+    add_concept, cs = writer.add_concept, writer.code_system_id
+    properties = property_batch(writer.run)
+    add_property = properties.add
     for key, packed in concepts.flags.items():
         code = str(key)
         shown = best.pop(key, None)
@@ -327,12 +336,13 @@ def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: 
             display = displays[code] = shown[1]
         defined = definitions.get(key)
         active = bool(packed & 1)
-        add_concept(code, display, active=active, definition=defined[1] if defined else None)
-        add_property(code, "inactive", "false" if active else "true", type="boolean")
-        add_property(code, "moduleId", modules[packed >> 2 & 0x3FFFF], type="code")
-        add_property(code, "sufficientlyDefined", "true" if packed & 2 else "false", type="boolean")
+        cid = add_concept(code, display, active=active, definition=defined[1] if defined else None)
+        add_property((cid, cs, "inactive", "boolean", "false" if active else "true", None, None))
+        add_property((cid, cs, "moduleId", "code", modules[packed >> 2 & 0x3FFFF], None, None))
+        add_property((cid, cs, "sufficientlyDefined", "boolean", "true" if packed & 2 else "false", None, None))
         date = dates[packed >> 20]
-        add_property(code, "effectiveTime", f"{date[:4]}-{date[4:6]}-{date[6:]}", type="dateTime")
+        add_property((cid, cs, "effectiveTime", "dateTime", f"{date[:4]}-{date[4:6]}-{date[6:]}", None, None))
+    properties.flush()
     return displays
 
 
