@@ -85,6 +85,9 @@ def load(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     version: Annotated[str | None, typer.Option("--version", help="The release's version, for releases whose "
                                                                   "files and name do not say (LOINC).")] = None,
+    order_file: Annotated[Path | None, typer.Option("--order-file", exists=True, help="icd10cm: cross-check the "
+                                                    "tabular XML against this CMS order file and report "
+                                                    "disagreements.")] = None,
 ) -> None:
     """Load a release into the store, atomically: on any error the store stays as it was."""
     from termsvc.cli.progress import RichProgress
@@ -100,6 +103,8 @@ def load(
     options: dict[str, object] = {} if current is None else {"current": current}
     if version is not None:
         options["version"] = version
+    if order_file is not None:
+        options["order_file"] = order_file
     try:
         if quiet:
             summary = run_load(engine, kind, path, replace=replace, progress=NullProgress(), **options)
