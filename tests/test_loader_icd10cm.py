@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
+from termsvc.cli.main import app
 from termsvc.errors import LoadError
 from termsvc.loaders.base import NullProgress
 from termsvc.loaders.icd10cm_codes import (
@@ -495,3 +497,16 @@ def test_any_tabular_tree_loads_its_codes_and_generated_codes(engine: Engine, tm
         _expected(node, None, expected)
     run_load(engine, "icd10cm", path, replace=True)
     assert {code: display for code, (display, _) in _codes(engine).items()} == expected
+
+
+def test_cli_cross_checks_against_an_order_file_and_reports_bad_input(store_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["--db", store_url, "load", "-q", "icd10cm", str(SAMPLE), "--order-file",
+                                 str(ORDER_SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "order-file:display-differs: 0" in result.output
+    bad = tmp_path / "bad.xml"
+    _malformed(bad)
+    result = runner.invoke(app, ["--db", store_url, "load", "-q", "icd10cm", str(bad), "--replace"])
+    assert result.exit_code != 0
+    assert "store unchanged" in result.output and str(bad) in result.output.replace("\n", "")
