@@ -56,6 +56,7 @@ class Compiled:
     compose_displays: dict[tuple[int, str], ComposeDisplay] = field(default_factory=dict)
     enumerated: bool = False
     whole_system: bool = False
+    versionless: set[str] = field(default_factory=set)
 
 
 class Compiler:
@@ -74,6 +75,8 @@ class Compiler:
         self.enumerated = False
         # some include takes a whole code system (no codes, no filters): a text search over it is shown flat
         self.whole_system = False
+        # code systems some include names without a version
+        self.versionless: set[str] = set()
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
@@ -82,7 +85,7 @@ class Compiler:
         self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
-                        self.enumerated, self.whole_system)
+                        self.enumerated, self.whole_system, self.versionless)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -123,6 +126,8 @@ class Compiler:
         system = include.get("system")
         if isinstance(system, str) and system:
             cs = resolve_system(self.conn, system, include.get("version"), self.rules)
+            if not include.get("version"):
+                self.versionless.add(system)
             self.used_systems[cs.code_system_id] = cs
             parts.append(f"{alias}.code_system_id = {self.sql.bind(cs.code_system_id)}")
             concepts = [c for c in include.get("concept", []) or [] if isinstance(c, dict) and c.get("code")]

@@ -98,6 +98,10 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None)
         check = check_coding(conn, system=system, code=code, version=version, display=coding.get("display"),
                              display_language=language, abstract_allowed=abstract_allowed, paths=paths)
+        in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
+        if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
+                and check.system in compiled.versionless):
+            _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths)
         if (check.system and not check.unknown_system and isinstance(code, str)
                 and not _member(conn, compiled, check.system, check.version, code, check.normalized_code is not None)):
             check.valid = False
@@ -137,6 +141,24 @@ def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_se
     out.extend({"name": "x-caused-by-unknown-system", "valueCanonical": c.unknown_system}
                for c in checks if c.unknown_system)
     return {"resourceType": "Parameters", "parameter": out}
+
+
+def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, given: str, code: str,
+                      language: str | None, paths: Paths) -> None:
+    """A coding naming an unknown version of a system the value set includes without a version: the
+    answer still shows what the value set's version says about the code, with a warning."""
+    other = check_coding(conn, system=check.system, code=code, version=in_vs_version, display_language=language,
+                         paths=paths)
+    check.display = other.display
+    check.version = in_vs_version
+    where = "version" if paths.code == "code" else f"{paths.concept}.version"
+    text_ = (f"The code system '{check.system}' version '{in_vs_version}' for the versionless include in the "
+             f"ValueSet include is different to the one in the value ('{given}')")
+    entry = issue("warning", "invalid", text_, expression=[where], message_id="VALUESET_VALUE_MISMATCH_DEFAULT",
+                  details_code="vs-invalid")
+    entry["location"] = [where]
+    check.issues.append(entry)
+    check.quiet.add(text_)
 
 
 def _failed(error: NotFound) -> dict[str, Any]:
