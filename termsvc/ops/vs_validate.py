@@ -96,8 +96,19 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         if not system and infer and isinstance(code, str):
             system = _infer_system(conn, compiled, code)
         version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None)
-        check = check_coding(conn, system=system, code=code, version=version, display=coding.get("display"),
-                             display_language=language, abstract_allowed=abstract_allowed, paths=paths)
+        pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
+        mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
+        check = check_coding(conn, system=system, code=code, version=pinned if mismatch else version,
+                             display=coding.get("display"), display_language=language,
+                             abstract_allowed=abstract_allowed, paths=paths)
+        if mismatch and pinned:
+            where = "version" if paths.code == "code" else f"{paths.concept}.version"
+            entry = issue("error", "invalid", f"The code system '{check.system}' version '{pinned}' in the ValueSet "
+                          f"include is different to the one in the value ('{coding.get('version')}')",
+                          expression=[where], message_id="VALUESET_VALUE_MISMATCH", details_code="vs-invalid")
+            entry["location"] = [where]
+            check.issues.insert(0, entry)
+            check.valid = False
         in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
         if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
                 and check.system in compiled.versionless):
