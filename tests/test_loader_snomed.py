@@ -423,3 +423,16 @@ def test_extension_without_its_base_is_refused(engine: Engine) -> None:
     with pytest.raises(LoadError) as caught:
         _load(engine, SAMPLES / "snomed" / "SnomedCT_SE_MiniRF2")
     assert caught.value.field_name == "conceptId" and "12481008" in caught.value.message
+
+
+def test_parent_folder_with_base_and_extension_loads_the_extension_edition(engine: Engine) -> None:
+    _load(engine, SAMPLES / "snomed", strict=False)
+    with engine.connect() as conn:
+        versions = [row[0] for row in conn.execute(text("SELECT version FROM code_system"))]
+    assert versions == [SE_VERSION]
+    assert _concept(engine, SE_VERSION, "404684003")[0] == "Clinical finding"
+
+
+def test_release_date_and_module_can_be_named(engine: Engine) -> None:
+    _load(engine, _mini_ct(), effective_time="20190131", module="999000011000000103")
+    assert _scalar(engine, "SELECT version FROM code_system") == f"{SCT}/999000011000000103/version/20190131"
