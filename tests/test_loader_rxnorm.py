@@ -290,3 +290,22 @@ def test_prescribable_subset_beside_the_full_release_is_passed_over(engine: Engi
     (subset / "RXNCONSO.RRF").write_text("1191|ENG||||||90000102|90000102|1191||RXNORM|IN|1191|aspirin||N|4096|\n")
     run_load(engine, "rxnorm", folder.parent)
     assert _concept(engine, SCD) is not None
+
+
+def test_lookup_answers_with_display_designations_and_relationships(loaded: Engine) -> None:
+    from fastapi.testclient import TestClient
+
+    from termsvc.api.app import create_app
+    from termsvc.settings import Settings
+
+    with TestClient(create_app(Settings(database_url="sqlite://"), engine=loaded)) as client:
+        response = client.get("/fhir/CodeSystem/$lookup", params={"system": SYSTEM, "code": SCD, "property": "*"})
+    assert response.status_code == 200, response.text
+    parameters = response.json()["parameter"]
+    assert {"name": "display", "valueString": "cholecalciferol 0.075 MG / folic acid 1 MG Oral Capsule"} in parameters
+    values = {part["name"]: part for p in parameters if p["name"] == "designation" for part in p["part"]}
+    assert values["use"]["valueCoding"]["code"] in {"SY", "PSN"}
+    ingredients = sorted(next(part.get("valueCode") for part in p["part"] if part["name"] == "value")
+                         for p in parameters if p["name"] == "property"
+                         and {"name": "code", "valueCode": "has_ingredient"} in p["part"])
+    assert ingredients == ["2418", "4511"]
