@@ -125,11 +125,46 @@ def test_lookup_returns_parent_and_child_from_the_hierarchy(client: TestClient) 
 
 def test_lookup_returns_designations_with_language_and_use(client: TestClient) -> None:
     body = client.get("/fhir/CodeSystem/$lookup", params={"system": COLOURS, "code": "red"}).json()
-    [designation] = _params(body)["designation"]
-    parts = {p["name"]: p for p in designation}
-    assert parts["language"]["valueCode"] == "de"
+    by_language = {parts[0]["valueCode"]: {p["name"]: p for p in parts} for parts in _params(body)["designation"]}
+    assert sorted(by_language) == ["de", "en"]
+    assert by_language["en"]["value"]["valueString"] == "Red"
+    parts = by_language["de"]
     assert parts["use"]["valueCoding"] == {"system": DESIGNATION_USE[0], "code": "display", "display": "Display"}
     assert parts["value"]["valueString"] == "Rot"
+
+
+def _load_supplement(engine: Engine) -> str:
+    url = "http://example.org/fhir/CodeSystem/colours-nl"
+    with load_run(engine, "fhir", "supplement") as run:
+        cs = run.code_system({"resourceType": "CodeSystem", "url": url, "version": "1", "status": "active",
+                              "content": "supplement", "supplements": COLOURS})
+        cs.add_concept("red", None)
+        cs.add_designation("red", "Rood", language="nl")
+        cs.finish()
+    return url
+
+
+def test_lookup_with_a_supplement_adds_its_designations(engine: Engine, client: TestClient) -> None:
+    url = _load_supplement(engine)
+    body = client.get("/fhir/CodeSystem/$lookup", params={"system": COLOURS, "code": "red", "useSupplement": url}).json()
+    dutch = [parts for parts in _params(body)["designation"] if parts[0]["valueCode"] == "nl"]
+    assert dutch == [[{"name": "language", "valueCode": "nl"}, {"name": "source", "valueCanonical": f"{url}|1"},
+                      {"name": "value", "valueString": "Rood"}]]
+    assert _one(body, "used-supplement") == f"{url}|1"
+
+
+def test_validate_code_against_a_supplement_is_false(engine: Engine, client: TestClient) -> None:
+    url = _load_supplement(engine)
+    body = client.get("/fhir/CodeSystem/$validate-code", params={"url": url, "code": "red"}).json()
+    assert _one(body, "result") is False
+    assert _one(body, "message") == f"CodeSystem {url}|1 is a supplement, so can't be used as a value in system"
+
+
+def test_lookup_of_an_unknown_supplement_is_404(client: TestClient) -> None:
+    response = client.get("/fhir/CodeSystem/$lookup",
+                          params={"system": COLOURS, "code": "red", "useSupplement": "http://example.org/no-such"})
+    assert response.status_code == 404
+    assert response.json()["issue"][0]["details"]["text"] == "Required supplement not found: http://example.org/no-such"
 
 
 def test_lookup_returns_stored_properties_with_their_types(client: TestClient) -> None:

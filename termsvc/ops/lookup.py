@@ -36,7 +36,8 @@ def unknown_system_message(url: str, version: str | None, known: list[str], acti
 
 
 def lookup(conn: Connection, *, system: str | None, code: str | None, version: str | None = None,
-           properties: list[str] | None = None, display_language: str | None = None) -> dict[str, Any]:
+           properties: list[str] | None = None, display_language: str | None = None,
+           use_supplements: list[str] | None = None) -> dict[str, Any]:
     if not system:
         raise Invalid("No system parameter provided: $lookup needs system and code, or a coding",
                       expression=["system"])
@@ -52,6 +53,7 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
     if concept is None:
         where = f"{cs.url} version {cs.version}" if cs.version else cs.url
         raise NotFound(f"Unable to find code '{code}' in {where}", expression=["code"])
+    supplements = [_supplement(conn, canonical) for canonical in use_supplements or []]
     wanted = _wanted(properties)
     details = q.concept_details(conn, concept.concept_id)
     designations = details.designations
@@ -69,8 +71,42 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
     out.append({"name": "abstract", "valueBoolean": concept.abstract})
     for d in designations:
         out.append({"name": "designation", "part": designation_parts(d)})
+    if concept.display and cs.language:
+        # the display is itself the preferred designation in the code system's language
+        out.append({"name": "designation", "part": designation_parts(q.DesignationRow(
+            cs.language, PREFERRED_FOR_LANGUAGE[0], PREFERRED_FOR_LANGUAGE[1], PREFERRED_FOR_LANGUAGE[2],
+            concept.display, True))})
     out.extend(_properties(concept, details, wanted))
+    for supplement in supplements:
+        canonical = f"{supplement.url}|{supplement.version}" if supplement.version else supplement.url
+        extra = q.find_concept(conn, supplement.id, concept.code)
+        if extra is not None:
+            added = q.concept_details(conn, extra.concept_id)
+            for d in added.designations:
+                parts = designation_parts(d)
+                parts.insert(-1, {"name": "source", "valueCanonical": canonical})
+                out.append({"name": "designation", "part": parts})
+            for p in added.properties:
+                if wanted is None or p.code in wanted:
+                    out.append(_property(p.code, cs_ops.typed_value(p)))
+        out.append({"name": "used-supplement", "valueCanonical": canonical})
     return {"resourceType": "Parameters", "parameter": out}
+
+
+PREFERRED_FOR_LANGUAGE = ("http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra", "preferredForLanguage",
+                          "Preferred For Language")
+
+
+def _supplement(conn: Connection, canonical: str) -> cs_ops.CodeSystemVersion:
+    """A code system supplement named by `useSupplement`; asking for one that is not there is an error."""
+    url, version = cs_ops.split_canonical(canonical, None)
+    found = cs_ops.resolve(conn, url, version).found
+    if found is None or found.row.content != "supplement":
+        error = NotFound(f"Required supplement not found: {canonical}",
+                         message_id="VALUESET_SUPPLEMENT_MISSING")
+        error.details_code = "not-found"
+        raise error
+    return found
 
 
 def _wanted(properties: list[str] | None) -> set[str] | None:

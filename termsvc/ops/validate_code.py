@@ -91,6 +91,12 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
         check.unknown_system = f"{url}|{version}" if version and resolution.known_versions else url
         check.version = version
         return check
+    if cs.row.content == "supplement":
+        # a supplement adds designations and properties to another code system; it defines no codes
+        check.add("error", "invalid", f"CodeSystem {cs.url}|{cs.version} is a supplement, so can't be used as a "
+                  f"value in {paths.system}", paths.system, message_id="CODESYSTEM_CS_NO_SUPPLEMENT",
+                  details_code="invalid-data")
+        return check
     check.version = cs.version or None
     if concept is None:
         _unknown_code(check, cs, code, paths)

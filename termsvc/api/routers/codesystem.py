@@ -21,6 +21,7 @@ from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops.context import op_connection
 from termsvc.ops.lookup import lookup
 from termsvc.ops.validate_code import validate_code, validate_codeable_concept, validate_coding
 from termsvc.store import queries as q
@@ -89,9 +90,10 @@ async def _lookup(request: Request, row: q.CodeSystemRow | None) -> Response:
         system, version = row.url, version or row.version or None
     params.string("date")  # accepted: the store serves one state per version
     properties = [str(p) for p in params.all("property") if not isinstance(p, dict | list)]
-    with reading(request) as conn:
+    with op_connection(engine_of(request), params) as conn:
         result = lookup(conn, system=system, code=code, version=version, properties=properties,
-                        display_language=_display_language(request, params))
+                        display_language=_display_language(request, params),
+                        use_supplements=[str(v) for v in params.all("useSupplement") if isinstance(v, str)])
     return fhir_response(request, result)
 
 
@@ -112,7 +114,7 @@ async def _validate(request: Request, row: q.CodeSystemRow | None) -> Response:
     language = _display_language(request, params)
     coding = params.complex("coding")
     concept = params.complex("codeableConcept")
-    with reading(request) as conn:
+    with op_connection(engine_of(request), params) as conn:
         if concept is not None:
             result = validate_codeable_concept(conn, concept, url=url, version=version, display_language=language,
                                                abstract_allowed=abstract_allowed)
