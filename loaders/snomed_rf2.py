@@ -17,11 +17,15 @@ Concepts: `active`; properties `inactive` (boolean), `moduleId` (code), `suffici
 definitionStatusId), `effectiveTime` (dateTime). Display: the preferred synonym in the `language=` dialect
 (default en-US, refset 900000000000509007; en-GB is 900000000000508004; `dialects=` maps other language refset
 ids to tags, otherwise a refset's tag is its descriptions' languageCode), falling back to an acceptable synonym
-there, a preferred synonym of the same language, that language's FSN, any preferred synonym, any synonym, any
-FSN. Designations: active descriptions only, one row per description and language refset it is in (language =
-dialect tag, preferred True/False) or one row with the bare languageCode and preferred NULL when in none; use =
-FSN 900000000000003001, synonym 900000000000013009 or definition 900000000000550004. Text definitions also fill
-`definition`. Case significance is not kept. Relationships, associations, refsets and maps: see snomed_refsets.
+there, a preferred synonym of the same language, that language's FSN, another synonym of that language, any
+preferred synonym, any synonym, any FSN. Designations: active descriptions only, one row per description and
+language refset it is in (language = dialect tag, preferred True/False) or one row with the bare languageCode
+and preferred NULL when in none; use = FSN 900000000000003001, synonym 900000000000013009 or definition
+900000000000550004. Text definitions also fill `definition`. Case significance is not kept. Relationships,
+associations, refsets and maps: see snomed_refsets.
+
+Memory: concepts are packed ints in a dict keyed by SCTID, language refset rows a bit mask per description id;
+descriptions and relationships are streamed, never held, so a full International release stays well under 2 GB.
 
 Validation (LoadError naming file, line and field): required files, header, row width, UTF-8 without BOM,
 SCTIDs (numeric, partition, Verhoeff check digit), references to unknown concepts, language refset rows naming
@@ -242,7 +246,7 @@ def _rank(is_synonym: bool, is_fsn: bool, mask: int, target: int | None, same_la
         if in_target:
             return 1
         if same_language:
-            return 2 if preferred_any else 5 if mask else 8
+            return 2 if preferred_any else 5
         return 6 if preferred_any else 7
     if is_fsn:
         if preferred_target:
