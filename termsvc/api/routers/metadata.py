@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,8 @@ from termsvc.api.render import fhir_response
 router = APIRouter(tags=["metadata"])
 
 _STARTED = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# the installed package's build date stands for the release date (the package records no other)
+_RELEASED = datetime.fromtimestamp(Path(__file__).stat().st_mtime, UTC).strftime("%Y-%m-%d")
 
 
 def capability_statement(base_url: str) -> dict[str, Any]:
@@ -46,7 +49,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "date": _STARTED,
         "publisher": "termsvc",
         "kind": "instance",
-        "software": {"name": "termsvc", "version": __version__},
+        "software": {"name": "termsvc", "version": __version__, "releaseDate": _RELEASED},
         "implementation": {"description": "termsvc FHIR R4 terminology service", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
