@@ -78,7 +78,7 @@ PROPERTIES: Final = [
 _UNRANKED: Final = len(TTY_ORDER)
 
 
-@dataclass
+@dataclass(slots=True)
 class Atom:
     """The best RXNORM atom seen so far for one RXCUI, and what the concept's atoms share."""
 
@@ -91,7 +91,7 @@ class Atom:
     id: int = 0  # the concept id, once written
 
 
-@dataclass
+@dataclass(slots=True)
 class Retired:
     rank: tuple[int, int] = (99, 0)
     name: str | None = None
@@ -184,7 +184,9 @@ def _read_atoms(run: LoadRun, conso: RrfFile, progress: Progress) -> dict[str, A
         if suppressed is None:
             raise LoadError(conso.label, f"SUPPRESS {suppress!r} is not one of N, O, Y, E", line=position.line,
                             field_name="SUPPRESS")
-        rank = (suppressed, order.get(tty, _UNRANKED), _int_field(rxaui, conso, position.line, "RXAUI"))
+        if not (rxaui.isascii() and rxaui.isdigit()):
+            _int_field(rxaui, conso, position.line, "RXAUI")
+        rank = (suppressed, order.get(tty, _UNRANKED), int(rxaui))
         if not name:
             raise LoadError(conso.label, "empty STR", line=position.line, field_name="STR")
         atom = atoms.get(rxcui)
