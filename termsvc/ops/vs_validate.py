@@ -138,12 +138,23 @@ def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_se
                     ) -> dict[str, Any]:
     valid = next((c for c in checks if c.valid), None)
     if valid is not None:
+        # the valid coding answers, but errors in the other codings still make the result false
         result = to_parameters([valid], codeable_concept=concept)
-        result["parameter"].append({"name": "code", "valueCode": valid.normalized_code or valid.code})
+        kept = [p for p in result["parameter"] if p["name"] not in ("issues", "message", "result")]
+        every = [{k: v for k, v in i.items() if k != "location"} for c in checks for i in c.issues]
+        texts = [t for c in checks for t in c.message_texts()]
+        kept.append({"name": "code", "valueCode": valid.normalized_code or valid.code})
+        if every:
+            kept.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": every}})
+        if texts:
+            kept.append({"name": "message", "valueString": "; ".join(texts)})
+        kept.append({"name": "result", "valueBoolean": not any(i["severity"] == "error" for i in every)})
+        result["parameter"] = kept
         return result
     general = issue("error", "code-invalid", f"No valid coding was found for the value set '{_canonical(value_set)}'",
                     message_id="TX_GENERAL_CC_ERROR_MESSAGE", details_code="not-in-vs")
-    issues = [general] + [i for c in checks for i in c.issues]
+    # the CodeableConcept answer names paths by expression only
+    issues = [general] + [{k: v for k, v in i.items() if k != "location"} for c in checks for i in c.issues]
     texts = [general["details"]["text"]] + [t for c in checks for t in c.message_texts()]
     out: list[dict[str, Any]] = [{"name": "codeableConcept", "valueCodeableConcept": concept},
                                  {"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": issues}},
