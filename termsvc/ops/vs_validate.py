@@ -113,6 +113,9 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
                 and check.system in compiled.versionless):
             _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths)
+        if (check.unknown_system and check.system and isinstance(code, str) and concept is None
+                and all(cs.url != check.system for cs in compiled.used_systems.values())):
+            check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths))
         if (check.system and not check.unknown_system and isinstance(code, str)
                 and not _member(conn, compiled, check.system, check.version, code, check.normalized_code is not None)):
             check.valid = False
@@ -129,9 +132,15 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 check.issues.append(entry)
                 check.quiet.add(entry["details"]["text"])
         checks.append(check)
-    if concept is None:
-        return to_parameters(checks, given_code=given_code)
-    return _concept_result(checks, concept, value_set)
+    result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
+        checks, concept, value_set)
+    used = {cs.url for cs in compiled.used_systems.values()}
+    for parameter in result["parameter"]:
+        # a system the value set does not use is simply unknown; it did not cause the failure
+        if (parameter["name"] == "x-caused-by-unknown-system"
+                and str(parameter.get("valueCanonical", "")).partition("|")[0] not in used):
+            parameter["name"] = "x-unknown-system"
+    return result
 
 
 def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_set: dict[str, Any]
@@ -197,5 +206,4 @@ def _not_in_value_set(system: str, code: str, display: Any, value_set: dict[str,
     entry = issue("error", "code-invalid", f"The provided code '{shown}' was not found in the value set "
                   f"'{_canonical(value_set)}'", expression=[paths.code],
                   message_id="None_of_the_provided_codes_are_in_the_value_set_one", details_code="not-in-vs")
-    entry["location"] = [paths.code]
     return entry
