@@ -91,6 +91,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     infer = params.boolean("inferSystem", False) is True
     codings, concept, given_code = _codings(params)
     checks: list[CodingCheck] = []
+    # checks answered from the value set's pinned version rather than the coding's own
+    mismatched: list[CodingCheck] = []
     for coding, paths in codings:
         system, code = coding.get("system"), coding.get("code")
         if not system and infer and isinstance(code, str):
@@ -109,6 +111,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             entry["location"] = [where]
             check.issues.insert(0, entry)
             check.valid = False
+            mismatched.append(check)
         in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
         if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
                 and check.system in compiled.versionless):
@@ -133,7 +136,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 check.quiet.add(entry["details"]["text"])
         checks.append(check)
     result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
-        checks, concept, value_set)
+        checks, concept, value_set, mismatched)
     used = {cs.url for cs in compiled.used_systems.values()}
     for parameter in result["parameter"]:
         # a system the value set does not use is simply unknown; it did not cause the failure
@@ -143,9 +146,14 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     return result
 
 
-def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_set: dict[str, Any]
-                    ) -> dict[str, Any]:
+def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_set: dict[str, Any],
+                    mismatched: list[CodingCheck]) -> dict[str, Any]:
     valid = next((c for c in checks if c.valid), None)
+    if valid is None and mismatched:
+        # the code is known in the value set's version: that version answers, with the mismatch as the error
+        answer = to_parameters([mismatched[0]], codeable_concept=concept)
+        answer["parameter"].append({"name": "code", "valueCode": mismatched[0].code})
+        return answer
     if valid is not None:
         # the valid coding answers, but errors in the other codings still make the result false
         result = to_parameters([valid], codeable_concept=concept)
