@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from termsvc.errors import Invalid
+from termsvc.errors import Invalid, NotFound
 from termsvc.store import queries as q
 from valuesets.filters import filter_sql
 from valuesets.sql import SqlBuilder
@@ -57,10 +57,12 @@ class Compiled:
     enumerated: bool = False
     whole_system: bool = False
     versionless: set[str] = field(default_factory=set)
+    unresolved: dict[str, str] = field(default_factory=dict)
 
 
 class Compiler:
-    def __init__(self, conn: Connection, rules: VersionRules, find_value_set: ValueSetFinder) -> None:
+    def __init__(self, conn: Connection, rules: VersionRules, find_value_set: ValueSetFinder, *,
+                 lenient: bool = False) -> None:
         self.conn = conn
         self.rules = rules
         self.find = find_value_set
@@ -77,6 +79,10 @@ class Compiler:
         self.whole_system = False
         # code systems some include names without a version
         self.versionless: set[str] = set()
+        # lenient (validation): an include naming a version that is not stored matches nothing and is
+        # recorded here (url -> version) instead of failing the request
+        self.lenient = lenient
+        self.unresolved: dict[str, str] = {}
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
@@ -85,7 +91,7 @@ class Compiler:
         self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
-                        self.enumerated, self.whole_system, self.versionless)
+                        self.enumerated, self.whole_system, self.versionless, self.unresolved)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -125,7 +131,14 @@ class Compiler:
         parts: list[str] = []
         system = include.get("system")
         if isinstance(system, str) and system:
-            cs = resolve_system(self.conn, system, include.get("version"), self.rules)
+            try:
+                cs = resolve_system(self.conn, system, include.get("version"), self.rules)
+            except NotFound as exc:
+                if not self.lenient or exc.message_id != "UNKNOWN_CODESYSTEM_VERSION_EXP":
+                    raise
+                self.unresolved[system] = str(self.rules.force.get(system) or include.get("version")
+                                              or self.rules.default.get(system) or "")
+                return "1=0"
             if not include.get("version"):
                 self.versionless.add(system)
             self.used_systems[cs.code_system_id] = cs

@@ -15,7 +15,10 @@ from termsvc.api.outcome import issue
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops.expand import value_set_of
+from termsvc.ops.lookup import unknown_system_message
 from termsvc.ops.validate_code import CodingCheck, Paths, check_coding, to_parameters
+from termsvc.store import queries as q
+from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
 from valuesets.finder import find_value_set
 from valuesets.versions import VersionRules
@@ -82,7 +85,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     rules = VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
                                     _strings(params, "check-system-version"))
     try:
-        compiled = Compiler(conn, rules, find_value_set).compile(value_set, "c")
+        compiled = Compiler(conn, rules, find_value_set, lenient=True).compile(value_set, "c")
     except NotFound as exc:
         # an import that cannot be found makes the answer "not valid", not a failed request
         return _failed(exc)
@@ -112,6 +115,10 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             check.issues.insert(0, entry)
             check.valid = False
             mismatched.append(check)
+        if check.system in compiled.unresolved and isinstance(code, str):
+            _unresolved_include(conn, check, compiled.unresolved[check.system], coding.get("version"), paths)
+            checks.append(check)
+            continue
         in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
         if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
                 and check.system in compiled.versionless):
@@ -137,7 +144,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         checks.append(check)
     result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
         checks, concept, value_set, mismatched)
-    used = {cs.url for cs in compiled.used_systems.values()}
+    used = {cs.url for cs in compiled.used_systems.values()} | set(compiled.unresolved)
     for parameter in result["parameter"]:
         if parameter["name"] == "issues":
             for entry in parameter["resource"]["issue"]:
@@ -185,6 +192,26 @@ def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_se
     out.extend({"name": "x-caused-by-unknown-system", "valueCanonical": c.unknown_system}
                for c in checks if c.unknown_system)
     return {"resourceType": "Parameters", "parameter": out}
+
+
+def _unresolved_include(conn: Connection, check: CodingCheck, wanted: str, given: Any, paths: Paths) -> None:
+    """The value set names a version of the coding's system that is not known: the code cannot be
+    validated against it (the coding is still checked against its own version for the display)."""
+    url = check.system or ""
+    known = sorted((r.version for r in q.code_system_versions(conn, url)), key=version_key)
+    entries: list[dict[str, Any]] = []
+    if isinstance(given, str) and given and given != wanted:
+        where = "version" if paths.code == "code" else f"{paths.concept}.version"
+        entries.append(issue("error", "invalid", f"The code system '{url}' version '{wanted}' in the ValueSet include "
+                             f"is different to the one in the value ('{given}')", expression=[where],
+                             message_id="VALUESET_VALUE_MISMATCH", details_code="vs-invalid"))
+        entries[-1]["location"] = [where]
+    entries.append(issue("error", "not-found", unknown_system_message(url, wanted, known), expression=[paths.system],
+                         message_id="UNKNOWN_CODESYSTEM_VERSION", details_code="not-found"))
+    entries[-1]["location"] = [paths.system]
+    check.issues = entries + [i for i in check.issues if i["severity"] != "error"]
+    check.valid = False
+    check.unknown_system = f"{url}|{wanted}"
 
 
 def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, given: str, code: str,
