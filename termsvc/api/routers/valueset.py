@@ -12,10 +12,11 @@ from fastapi.responses import Response
 from sqlalchemy import Connection, Engine, text
 
 from termsvc.api.capabilities import ResourceCapability, declare
-from termsvc.api.params import read_params
+from termsvc.api.outcome import from_error
+from termsvc.api.params import OpParams, from_parameters, read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
-from termsvc.errors import Invalid, NotFound
+from termsvc.errors import Invalid, NotFound, TermsvcError
 from termsvc.ops.context import op_connection
 from termsvc.ops.expand import expand, request_from
 from termsvc.ops.vs_validate import validate_in_value_set
@@ -25,7 +26,7 @@ router = APIRouter(tags=["ValueSet"])
 SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("title", "string"),
                  ("status", "token")]
 declare(ResourceCapability("ValueSet", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
-                           operations=["expand", "validate-code"]))
+                           operations=["expand", "validate-code", "batch-validate-code"]))
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
@@ -75,6 +76,23 @@ async def _validate(request: Request, resource_id: str | None) -> Response:
         instance = _by_id(conn, resource_id) if resource_id else None
         result = validate_in_value_set(conn, params, instance, accept_language=request.headers.get("accept-language"))
     return fhir_response(request, result)
+
+
+@router.post("/ValueSet/$batch-validate-code", summary="$batch-validate-code: several validations in one request")
+async def batch_validate(request: Request) -> Response:
+    params = await read_params(request)
+    shared = [item for item in params.items if item[0] != "validation"]
+    results: list[dict[str, Any]] = []
+    with op_connection(_engine(request), params) as conn:
+        for validation in params.resources("validation"):
+            one = OpParams(shared + from_parameters(validation).items)
+            try:
+                answer = validate_in_value_set(conn, one, None, accept_language=request.headers.get("accept-language"))
+            except TermsvcError as exc:
+                # one failed validation is reported in its place; the others still answer
+                answer = from_error(exc)
+            results.append({"name": "validation", "resource": answer})
+    return fhir_response(request, {"resourceType": "Parameters", "parameter": results})
 
 
 @router.get("/ValueSet/$validate-code", summary="$validate-code (GET)")
