@@ -259,7 +259,7 @@ def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str,
 STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
 
 
-def _standards_status(resource: dict[str, Any]) -> str | None:
+def standards_status(resource: dict[str, Any]) -> str | None:
     for ext in resource.get("extension", []) or []:
         if isinstance(ext, dict) and ext.get("url") == STANDARDS_STATUS and isinstance(ext.get("valueCode"), str):
             return str(ext["valueCode"])
@@ -273,7 +273,7 @@ def _status_parameters(compiled: Compiled) -> list[dict[str, Any]]:
     warnings: list[dict[str, Any]] = []
     for index, vs in enumerate(compiled.used_value_sets):
         canonical = _canonical(vs)
-        status = _standards_status(vs)
+        status = standards_status(vs)
         if index and vs.get("url"):
             out.append({"name": "used-valueset", "valueUri": canonical})
         if status in ("withdrawn", "deprecated"):
@@ -281,7 +281,7 @@ def _status_parameters(compiled: Compiled) -> list[dict[str, Any]]:
     for cs in compiled.used_systems.values():
         resource = orjson.loads(cs.resource_json) if cs.resource_json else {}
         canonical = f"{cs.url}|{cs.version}" if cs.version else cs.url
-        status = _standards_status(resource)
+        status = standards_status(resource)
         if status in ("withdrawn", "deprecated"):
             warnings.append({"name": f"warning-{status}", "valueUri": canonical})
         if resource.get("experimental") is True:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, text
 
 from termsvc.api.outcome import issue
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
-from termsvc.ops.expand import value_set_of
+from termsvc.ops.expand import standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
 from termsvc.ops.validate_code import CodingCheck, Paths, check_coding, to_parameters
 from termsvc.store import queries as q
@@ -142,6 +143,10 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 check.issues.append(entry)
                 check.quiet.add(entry["details"]["text"])
         checks.append(check)
+    if checks:
+        for entry in _status_issues(compiled):
+            checks[0].issues.append(entry)
+            checks[0].quiet.add(entry["details"]["text"])
     result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
         checks, concept, value_set, mismatched)
     used = {cs.url for cs in compiled.used_systems.values()} | set(compiled.unresolved)
@@ -192,6 +197,27 @@ def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_se
     out.extend({"name": "x-caused-by-unknown-system", "valueCanonical": c.unknown_system}
                for c in checks if c.unknown_system)
     return {"resourceType": "Parameters", "parameter": out}
+
+
+def _status_issues(compiled: Compiled) -> list[dict[str, Any]]:
+    """Information that something the value set uses is withdrawn, deprecated, draft or experimental."""
+    found: list[tuple[str, str, str]] = []  # (status, kind, canonical)
+    for vs in compiled.used_value_sets:
+        status = standards_status(vs)
+        if status in ("withdrawn", "deprecated") and vs.get("url"):
+            found.append((status, "ValueSet", _canonical(vs)))
+    for cs in compiled.used_systems.values():
+        resource = orjson.loads(cs.resource_json) if cs.resource_json else {}
+        canonical = f"{cs.url}|{cs.version}" if cs.version else cs.url
+        status = standards_status(resource)
+        if status in ("withdrawn", "deprecated"):
+            found.append((status, "CodeSystem", canonical))
+        if resource.get("experimental") is True:
+            found.append(("experimental", "CodeSystem", canonical))
+        if cs.status == "draft":
+            found.append(("draft", "CodeSystem", canonical))
+    return [issue("information", "business-rule", f"Reference to {status} {kind} {canonical}",
+                  message_id=f"MSG_{status.upper()}", details_code="status-check") for status, kind, canonical in found]
 
 
 def _unresolved_include(conn: Connection, check: CodingCheck, wanted: str, given: Any, paths: Paths) -> None:
