@@ -116,6 +116,12 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             check.issues.insert(0, entry)
             check.valid = False
             mismatched.append(check)
+        if not check.system and isinstance(code, str) and concept is None:
+            # without a system the code cannot be in the value set; the missing system itself is a warning here
+            for entry in check.issues:
+                if entry.get("severity") == "error":
+                    entry["severity"] = "warning"
+            check.issues.insert(0, _not_in_value_set("", code, coding.get("display"), value_set, paths))
         if check.system in compiled.unresolved and isinstance(code, str):
             _unresolved_include(conn, check, compiled.unresolved[check.system], coding.get("version"), paths)
             checks.append(check)
