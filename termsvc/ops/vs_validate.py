@@ -156,6 +156,9 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
         checks, concept, value_set, mismatched)
     used = {cs.url for cs in compiled.used_systems.values()} | set(compiled.unresolved)
+    # a bare "inactive" status says no more than the inactive flag; value set answers leave it out
+    result["parameter"] = [p for p in result["parameter"]
+                           if not (p["name"] == "status" and p.get("valueCode") == "inactive")]
     for parameter in result["parameter"]:
         if parameter["name"] == "issues":
             for entry in parameter["resource"]["issue"]:
