@@ -58,6 +58,7 @@ class Compiled:
     whole_system: bool = False
     versionless: set[str] = field(default_factory=set)
     unresolved: dict[str, str] = field(default_factory=dict)
+    patterns: dict[str, str] = field(default_factory=dict)
 
 
 class Compiler:
@@ -83,6 +84,8 @@ class Compiler:
         # recorded here (url -> version) instead of failing the request
         self.lenient = lenient
         self.unresolved: dict[str, str] = {}
+        # includes whose version is a wildcard pattern (url -> pattern)
+        self.patterns: dict[str, str] = {}
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
@@ -91,7 +94,7 @@ class Compiler:
         self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
-                        self.enumerated, self.whole_system, self.versionless, self.unresolved)
+                        self.enumerated, self.whole_system, self.versionless, self.unresolved, self.patterns)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -141,6 +144,8 @@ class Compiler:
                 return "1=0"
             if not include.get("version"):
                 self.versionless.add(system)
+            elif any(part in ("x", "X", "*") for part in str(include["version"]).split(".")):
+                self.patterns[system] = str(include["version"])
             self.used_systems[cs.code_system_id] = cs
             parts.append(f"{alias}.code_system_id = {self.sql.bind(cs.code_system_id)}")
             concepts = [c for c in include.get("concept", []) or [] if isinstance(c, dict) and c.get("code")]

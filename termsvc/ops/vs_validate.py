@@ -22,7 +22,7 @@ from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
 from valuesets.finder import find_value_set
-from valuesets.versions import VersionRules
+from valuesets.versions import VersionRules, version_matches
 
 
 def _canonical(value_set: dict[str, Any]) -> str:
@@ -46,6 +46,10 @@ def _member(conn: Connection, compiled: Compiled, url: str, version: str | None,
     sql = (f"SELECT 1 FROM concept c JOIN code_system s ON s.code_system_id = c.code_system_id WHERE s.url = :vurl"
            f"{version_match} AND {code_match} AND {compiled.condition} LIMIT 1")
     return conn.execute(text(sql), params).first() is not None
+
+
+def _known(conn: Connection, url: str, version: str) -> bool:
+    return any(r.version == version for r in q.code_system_versions(conn, url))
 
 
 def _infer_system(conn: Connection, compiled: Compiled, code: str) -> str | None:
@@ -104,6 +108,14 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None)
         pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
         mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
+        pattern = compiled.patterns.get(system) if system else None
+        member_in = compiled
+        if mismatch and pattern and version_matches(str(coding["version"]), pattern) and _known(
+                conn, str(system), str(coding["version"])):
+            # the include's wildcard version admits the coding's own version: check membership in that one
+            mismatch = False
+            forced = VersionRules(force={str(system): str(coding["version"])})
+            member_in = Compiler(conn, forced, find_value_set, lenient=True).compile(value_set, "c")
         check = check_coding(conn, system=system, code=code, version=pinned if mismatch else version,
                              display=coding.get("display"), display_language=language,
                              abstract_allowed=abstract_allowed, paths=paths)
@@ -116,6 +128,15 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             check.issues.insert(0, entry)
             check.valid = False
             mismatched.append(check)
+            given = str(coding["version"])
+            if not _known(conn, str(check.system), given):
+                known = sorted((r.version for r in q.code_system_versions(conn, str(check.system))), key=version_key)
+                unknown = issue("error", "not-found", unknown_system_message(str(check.system), given, known),
+                                expression=[paths.system], message_id="UNKNOWN_CODESYSTEM_VERSION",
+                                details_code="not-found")
+                unknown["location"] = [paths.system]
+                check.issues.insert(1, unknown)
+                check.unknown_system = f"{check.system}|{given}"
         if not check.system and isinstance(code, str) and concept is None:
             # without a system the code cannot be in the value set; the missing system itself is a warning here
             for entry in check.issues:
@@ -134,7 +155,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 and all(cs.url != check.system for cs in compiled.used_systems.values())):
             check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths))
         if (check.system and not check.unknown_system and isinstance(code, str)
-                and not _member(conn, compiled, check.system, check.version, code, check.normalized_code is not None)):
+                and not _member(conn, member_in, check.system, check.version, code,
+                                check.normalized_code is not None)):
             check.valid = False
             if concept is None:
                 check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set,
