@@ -17,7 +17,7 @@ from termsvc.errors import Invalid, NotFound
 from termsvc.store import queries as q
 from valuesets.filters import filter_sql
 from valuesets.sql import SqlBuilder
-from valuesets.versions import VersionRules, resolve_system
+from valuesets.versions import VersionRules, resolve_system, version_matches
 
 # finds a value set by url and optional version (stored, inline or implicit)
 ValueSetFinder = Callable[[Connection, str, str | None], dict[str, Any]]
@@ -59,6 +59,7 @@ class Compiled:
     versionless: set[str] = field(default_factory=set)
     unresolved: dict[str, str] = field(default_factory=dict)
     patterns: dict[str, str] = field(default_factory=dict)
+    check_failures: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class Compiler:
@@ -86,6 +87,8 @@ class Compiler:
         self.unresolved: dict[str, str] = {}
         # includes whose version is a wildcard pattern (url -> pattern)
         self.patterns: dict[str, str] = {}
+        # lenient: url -> (version used, check-system-version it fails)
+        self.check_failures: dict[str, tuple[str, str]] = {}
         self._declared: dict[int, dict[str, str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
@@ -94,7 +97,8 @@ class Compiler:
         self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
-                        self.enumerated, self.whole_system, self.versionless, self.unresolved, self.patterns)
+                        self.enumerated, self.whole_system, self.versionless, self.unresolved, self.patterns,
+                        self.check_failures)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -135,7 +139,11 @@ class Compiler:
         system = include.get("system")
         if isinstance(system, str) and system:
             try:
-                cs = resolve_system(self.conn, system, include.get("version"), self.rules)
+                cs = resolve_system(self.conn, system, include.get("version"), self.rules,
+                                    enforce_check=not self.lenient)
+                checked = self.rules.check.get(system)
+                if self.lenient and checked and not version_matches(cs.version, checked):
+                    self.check_failures[system] = (cs.version, checked)
             except NotFound as exc:
                 if not self.lenient or exc.message_id != "UNKNOWN_CODESYSTEM_VERSION_EXP":
                     raise

@@ -59,8 +59,8 @@ def pick_version(rows: list[q.CodeSystemRow], wanted: str | None) -> q.CodeSyste
     return max(matching, key=lambda r: version_key(r.version)) if matching else None
 
 
-def resolve_system(conn: Connection, url: str, include_version: str | None, rules: VersionRules,
-                   ) -> q.CodeSystemRow:
+def resolve_system(conn: Connection, url: str, include_version: str | None, rules: VersionRules, *,
+                   enforce_check: bool = True) -> q.CodeSystemRow:
     wanted = rules.force.get(url) or include_version or rules.default.get(url) or rules.check.get(url)
     if not rules.force.get(url) and not include_version and url in rules.default:
         canonical = f"{url}|{rules.default[url]}"
@@ -82,7 +82,7 @@ def resolve_system(conn: Connection, url: str, include_version: str | None, rule
         error.details_code = "not-found"
         raise error
     checked = rules.check.get(url)
-    if checked and not version_matches(row.version, checked):
+    if enforce_check and checked and not version_matches(row.version, checked):
         error = NotFound(f"The version '{row.version}' is not allowed for system '{url}': required to be "
                          f"'{checked}' by a version-check parameter", message_id="VALUESET_VERSION_CHECK")
         error.issue_code, error.status, error.details_code = "exception", 400, "version-error"

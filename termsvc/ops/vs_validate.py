@@ -137,6 +137,15 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 unknown["location"] = [paths.system]
                 check.issues.insert(1, unknown)
                 check.unknown_system = f"{check.system}|{given}"
+        failed = compiled.check_failures.get(str(check.system)) if check.system else None
+        if failed:
+            where = "version" if paths.code == "code" else f"{paths.concept}.version"
+            entry = issue("error", "exception", f"The version '{failed[0]}' is not allowed for system '{check.system}': "
+                          f"required to be '{failed[1]}' by a version-check parameter", expression=[where],
+                          message_id="VALUESET_VERSION_CHECK", details_code="version-error")
+            entry["location"] = [where]
+            check.issues.insert(0, entry)
+            check.valid = False
         if not check.system and isinstance(code, str) and concept is None:
             # without a system the code cannot be in the value set; the missing system itself is a warning here
             for entry in check.issues:
