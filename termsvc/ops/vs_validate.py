@@ -105,7 +105,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         system, code = coding.get("system"), coding.get("code")
         if not system and infer and isinstance(code, str):
             system = _infer_system(conn, compiled, code)
-        version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None)
+        version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None) or (
+            rules.default.get(system) if system else None)
         pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
         mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
         pattern = compiled.patterns.get(system) if system else None
@@ -159,7 +160,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
         if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
                 and check.system in compiled.versionless):
-            _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths)
+            _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths,
+                              changed=f"{check.system}|{in_vs_version}" in rules.applied)
         if (check.unknown_system and check.system and isinstance(code, str) and concept is None
                 and all(cs.url != check.system for cs in compiled.used_systems.values())):
             check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths))
@@ -281,7 +283,7 @@ def _unresolved_include(conn: Connection, check: CodingCheck, wanted: str, given
 
 
 def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, given: str, code: str,
-                      language: str | None, paths: Paths) -> None:
+                      language: str | None, paths: Paths, *, changed: bool) -> None:
     """A coding naming an unknown version of a system the value set includes without a version: the
     answer still shows what the value set's version says about the code, with a warning."""
     other = check_coding(conn, system=check.system, code=code, version=in_vs_version, display_language=language,
@@ -289,6 +291,15 @@ def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, 
     check.display = other.display
     check.version = in_vs_version
     where = "version" if paths.code == "code" else f"{paths.concept}.version"
+    if changed:
+        # a system-version parameter chose the version: the difference is an error
+        text_ = (f"The code system '{check.system}' version '{in_vs_version}' resulting from the version '' in the "
+                 f"ValueSet include is different to the one in the value ('{given}')")
+        entry = issue("error", "invalid", text_, expression=[where], message_id="VALUESET_VALUE_MISMATCH_CHANGED",
+                      details_code="vs-invalid")
+        entry["location"] = [where]
+        check.issues.insert(0, entry)
+        return
     text_ = (f"The code system '{check.system}' version '{in_vs_version}' for the versionless include in the "
              f"ValueSet include is different to the one in the value ('{given}')")
     entry = issue("warning", "invalid", text_, expression=[where], message_id="VALUESET_VALUE_MISMATCH_DEFAULT",
