@@ -147,6 +147,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             entry["location"] = [where]
             check.issues.insert(0, entry)
             check.valid = False
+            mismatched.append(check)
         if not check.system and isinstance(code, str) and concept is None:
             # without a system the code cannot be in the value set; the missing system itself is a warning here
             for entry in check.issues:
@@ -155,6 +156,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             check.issues.insert(0, _not_in_value_set("", code, coding.get("display"), value_set, paths))
         if check.system in compiled.unresolved and isinstance(code, str):
             _unresolved_include(conn, check, compiled.unresolved[check.system], coding.get("version"), paths)
+            mismatched.append(check)
             checks.append(check)
             continue
         in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
@@ -162,6 +164,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 and check.system in compiled.versionless):
             _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths,
                               changed=f"{check.system}|{in_vs_version}" in rules.applied)
+            mismatched.append(check)
         if (check.unknown_system and check.system and isinstance(code, str) and concept is None
                 and all(cs.url != check.system for cs in compiled.used_systems.values())):
             check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths))
