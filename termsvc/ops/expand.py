@@ -21,6 +21,7 @@ from termsvc.store import queries as q
 from valuesets.compose import Compiled, Compiler
 from valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
 from valuesets.finder import find_value_set
+from valuesets.supplements import required_supplements, resolve_supplements
 from valuesets.versions import VersionRules
 
 # request parameters echoed in expansion.parameter, as the reference servers do
@@ -345,6 +346,7 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     request.rules = request.rules or VersionRules()
     compiler = Compiler(conn, request.rules, find_value_set)
     compiled = compiler.compile(request.value_set, "c")
+    supplements = resolve_supplements(conn, required_supplements(request.value_set, _strings(params, "useSupplement")))
     query = Query(compiled, active_only=request.active_only, text_filter=request.text_filter)
     total = query.total(conn)
     if request.count is None and total - request.offset > request.threshold:
@@ -359,6 +361,7 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     rules = request.rules or VersionRules()
     parameters.extend({"name": "system-version", "valueUri": c} for c in rules.applied)
     parameters.extend(_status_parameters(compiled))
+    parameters.extend({"name": "used-supplement", "valueUri": s} for s in supplements)
     fragments = [cs for cs in compiled.used_systems.values() if cs.content == "fragment"]
     parameters.extend({"name": "used-fragment", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url}
                       for cs in fragments)

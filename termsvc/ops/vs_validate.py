@@ -22,6 +22,7 @@ from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
 from valuesets.finder import find_value_set
+from valuesets.supplements import required_supplements, resolve_supplements
 from valuesets.versions import VersionRules, version_matches
 
 
@@ -94,6 +95,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     except NotFound as exc:
         # an import that cannot be found makes the answer "not valid", not a failed request
         return _failed(exc)
+    resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
     language = params.string("displayLanguage") or accept_language
     abstract_allowed = params.boolean("abstract", True) is not False
     infer = params.boolean("inferSystem", False) is True
