@@ -116,3 +116,18 @@ def test_expand_by_id_and_read_and_search(client: TestClient) -> None:
     assert bundle["total"] == 1
     assert "compose" not in bundle["entry"][0]["resource"]
     assert client.get("/fhir/ValueSet", params={"name": "nothing"}).json()["total"] == 0
+
+
+def test_missing_required_supplement_is_an_error_naming_it(client: TestClient) -> None:
+    response = _post(client, {"name": "url", "valueUri": VS_URL},
+                     {"name": "useSupplement", "valueCanonical": "http://example.org/cs/absent-supplement"})
+    assert response.status_code == 404
+    assert "http://example.org/cs/absent-supplement" in response.json()["issue"][0]["details"]["text"]
+
+
+def test_unpaged_expansion_nests_nothing_for_an_enumerated_value_set(client: TestClient) -> None:
+    inline = {"resourceType": "ValueSet", "url": "http://example.org/vs/two", "status": "active",
+              "compose": {"include": [{"system": SYSTEM, "concept": [{"code": "n000"}, {"code": "n001"}]}]}}
+    body = _post(client, {"name": "url", "valueUri": "http://example.org/vs/two"},
+                 {"name": "tx-resource", "resource": inline}).json()
+    assert [e["code"] for e in body["expansion"]["contains"]] == ["n000", "n001"]
