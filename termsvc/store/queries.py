@@ -120,10 +120,12 @@ def _concept(row: Any) -> ConceptRow:
     return ConceptRow(int(row[0]), row[1], row[2], row[3], bool(row[4]), bool(row[5]), row[6])
 
 
+_FIND_CONCEPT = text(_CONCEPT + "WHERE code_system_id = :cs AND code = :code")
+
+
 def find_concept(conn: Connection, code_system_id: int, code: str) -> ConceptRow | None:
     """Exact (case-sensitive) match: one probe of the (code_system_id, code) unique index."""
-    row = conn.execute(text(_CONCEPT + "WHERE code_system_id = :cs AND code = :code"),
-                       {"cs": code_system_id, "code": code}).first()
+    row = conn.execute(_FIND_CONCEPT, {"cs": code_system_id, "code": code}).first()
     return _concept(row) if row is not None else None
 
 
@@ -142,10 +144,12 @@ def concepts_of(conn: Connection, code_system_id: int) -> list[ConceptRow]:
     return [_concept(r) for r in rows]
 
 
+_DESIGNATIONS = text("SELECT language, use_system, use_code, use_display, value, preferred "
+                     "FROM designation WHERE concept_id = :id ORDER BY designation_id")
+
+
 def designations(conn: Connection, concept_id: int) -> list[DesignationRow]:
-    rows = conn.execute(text("SELECT language, use_system, use_code, use_display, value, preferred "
-                             "FROM designation WHERE concept_id = :id ORDER BY designation_id"),
-                        {"id": concept_id}).all()
+    rows = conn.execute(_DESIGNATIONS, {"id": concept_id}).all()
     return [DesignationRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else bool(r[5])) for r in rows]
 
 
@@ -205,15 +209,19 @@ def edges_of_system(conn: Connection, code_system_id: int) -> list[tuple[int, in
     return [(int(r[0]), int(r[1])) for r in rows]
 
 
+# Hot-path statements are built once: text() parses its bind parameters on every construction.
+_VERSIONS_WITH_CONCEPT = text(
+    "SELECT " + ", ".join(f"s.{c.strip()}" for c in CODE_SYSTEM_COLUMNS.split(",")) + ", c.concept_id, c.code, "
+    "c.display, c.definition, c.active, c.abstract, c.status "
+    "FROM code_system s LEFT JOIN concept c ON c.code_system_id = s.code_system_id AND c.code = :code "
+    "WHERE s.url = :url ORDER BY s.is_current DESC, s.code_system_id DESC")
+
+
 def code_system_versions_with_concept(conn: Connection, url: str, code: str
                                       ) -> list[tuple[CodeSystemRow, ConceptRow | None]]:
     """Every version of `url` (current first), each with its concept for `code` if it has one: the code
     system and the concept in one round trip, for the hot paths."""
-    cs_columns = ", ".join(f"s.{c.strip()}" for c in CODE_SYSTEM_COLUMNS.split(","))
-    rows = conn.execute(text(
-        f"SELECT {cs_columns}, c.concept_id, c.code, c.display, c.definition, c.active, c.abstract, c.status "
-        "FROM code_system s LEFT JOIN concept c ON c.code_system_id = s.code_system_id AND c.code = :code "
-        "WHERE s.url = :url ORDER BY s.is_current DESC, s.code_system_id DESC"), {"url": url, "code": code}).all()
+    rows = conn.execute(_VERSIONS_WITH_CONCEPT, {"url": url, "code": code}).all()
     return [(_code_system(r[:12]), _concept(r[12:]) if r[12] is not None else None) for r in rows]
 
 
@@ -225,19 +233,22 @@ class ConceptDetails:
     children: list[tuple[str, str | None]]
 
 
+_DETAILS = text(
+    "SELECT 0 AS k, designation_id AS n, language, use_system, use_code, use_display, value, "
+    "CAST(preferred AS VARCHAR) FROM designation WHERE concept_id = :id "
+    "UNION ALL SELECT 1, concept_property_id, code, type, value, value_system, value_display, NULL "
+    "FROM concept_property WHERE concept_id = :id "
+    "UNION ALL SELECT 2, 0, c.code, c.display, NULL, NULL, NULL, NULL FROM concept_edge e "
+    "JOIN concept c ON c.concept_id = e.parent_id WHERE e.child_id = :id "
+    "UNION ALL SELECT 3, 0, c.code, c.display, NULL, NULL, NULL, NULL FROM concept_edge e "
+    "JOIN concept c ON c.concept_id = e.child_id WHERE e.parent_id = :id "
+    "ORDER BY 1, 2, 3")
+
+
 def concept_details(conn: Connection, concept_id: int) -> ConceptDetails:
     """Designations, properties, parents and children of one concept in one round trip (UNION ALL of the
     four indexed lookups; every column as text so both engines accept the union)."""
-    rows = conn.execute(text(
-        "SELECT 0 AS k, designation_id AS n, language, use_system, use_code, use_display, value, "
-        "CAST(preferred AS VARCHAR) FROM designation WHERE concept_id = :id "
-        "UNION ALL SELECT 1, concept_property_id, code, type, value, value_system, value_display, NULL "
-        "FROM concept_property WHERE concept_id = :id "
-        "UNION ALL SELECT 2, 0, c.code, c.display, NULL, NULL, NULL, NULL FROM concept_edge e "
-        "JOIN concept c ON c.concept_id = e.parent_id WHERE e.child_id = :id "
-        "UNION ALL SELECT 3, 0, c.code, c.display, NULL, NULL, NULL, NULL FROM concept_edge e "
-        "JOIN concept c ON c.concept_id = e.child_id WHERE e.parent_id = :id "
-        "ORDER BY 1, 2, 3"), {"id": concept_id}).all()
+    rows = conn.execute(_DETAILS, {"id": concept_id}).all()
     details = ConceptDetails([], [], [], [])
     for r in rows:
         kind = int(r[0])
