@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,6 +322,8 @@ def generate(out: Path, *, seed: int, active: int, inactive: int, descriptions: 
     for h in HIERARCHIES:
         ids_here: list[str] = [h.top]
         depths = bytearray([1])
+        first_parent = array("i", [-1])  # index of each concept's first parent, -1 for the top concept
+        children: list[list[int]] = [[]]  # first-parent children of each concept
         for _ in range(sizes[h.top]):
             code = ids.new("00")
             when = rng.choice(times)
@@ -332,9 +335,20 @@ def generate(out: Path, *, seed: int, active: int, inactive: int, descriptions: 
                     parents.append(i)
             extra = (1 if rng.random() < 0.45 else 0) + (1 if rng.random() < 0.12 else 0)
             for _ in range(extra):
+                # Extra parents are mostly near the first one (a child of its parent or grandparent), as in
+                # SNOMED CT where a concept's parents share most of their ancestors; a few are anywhere.
                 i = rng.randrange(n)
+                if rng.random() < 0.8:
+                    up = parents[0]
+                    for _ in range(rng.randint(1, 2)):
+                        up = first_parent[up] if first_parent[up] >= 0 else up
+                    if children[up]:
+                        i = rng.choice(children[up])
                 if depths[i] < max_depth and i not in parents:
                     parents.append(i)
+            first_parent.append(parents[0])
+            children.append([])
+            children[parents[0]].append(n)
             depth = 1 + max(depths[i] for i in parents)
             counts["max_depth"] = max(counts["max_depth"], depth)
             defined = DEFINED if rng.random() < 0.3 else PRIMITIVE
