@@ -21,7 +21,12 @@ from termsvc.errors import Conflict, LoadError
 from termsvc.store import tables as t
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.closure import build_closure
-from termsvc.store.resources import delete_code_system_version, store_concept_map, store_value_set
+from termsvc.store.resources import (
+    delete_code_system_version,
+    store_concept_map,
+    store_value_set,
+    store_value_sets,
+)
 from termsvc.store.versions import pick_current
 
 LOAD_LOCK_KEY = 0x7E57_5C  # advisory-lock key shared by every loader process
@@ -210,6 +215,12 @@ class LoadRun:
         self.bulk.flush()
         store_value_set(self.conn, resource, load_id=self.load_id, replace=True)
         self.counts["ValueSet"] = self.counts.get("ValueSet", 0) + 1
+
+    def value_sets(self, resources: list[dict[str, Any]]) -> None:
+        """Many ValueSets in one batch (same effect as `value_set` on each)."""
+        self.bulk.flush()
+        written = store_value_sets(self.conn, resources, load_id=self.load_id, replace=True)
+        self.counts["ValueSet"] = self.counts.get("ValueSet", 0) + written
 
     def concept_map(self, resource: dict[str, Any]) -> None:
         self.bulk.flush()

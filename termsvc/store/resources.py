@@ -62,6 +62,38 @@ def store_value_set(conn: Connection, resource: dict[str, Any], *, load_id: int 
         "true, :load_id, :updated_at) RETURNING value_set_id"), row).scalar_one())
 
 
+VALUE_SET_COLUMNS = ("url", "version", "resource_id", "name", "title", "status", "resource_json", "is_current",
+                     "load_id", "updated_at")
+
+
+def store_value_sets(conn: Connection, resources: list[dict[str, Any]], *, load_id: int | None = None,
+                     replace: bool = False) -> int:
+    """Many ValueSets at once (a release's thousands of answer lists): one query finds the url+versions
+    already stored, one batched insert writes them all, instead of two round trips each."""
+    keys: dict[tuple[str, str], dict[str, Any]] = {}
+    for resource in resources:
+        if not resource.get("url"):
+            raise Invalid("ValueSet has no url", expression=["url"])
+        keys[(resource["url"], str(resource.get("version") or ""))] = resource
+    versions = {version for _, version in keys}
+    clashes: list[int] = []
+    for version in versions:
+        for value_set_id, url in conn.execute(text("SELECT value_set_id, url FROM value_set WHERE version = :v"),
+                                              {"v": version}).all():
+            if (url, version) in keys:
+                if not replace:
+                    raise Conflict(f"{url}|{version} already exists")
+                clashes.append(int(value_set_id))
+    for start in range(0, len(clashes), 500):
+        conn.execute(text("DELETE FROM value_set WHERE value_set_id IN (" +
+                          ", ".join(str(i) for i in clashes[start:start + 500]) + ")"))
+    now = _now()
+    rows = [(url, version, r.get("id"), r.get("name"), r.get("title"), r.get("status", "active"),
+             json.dumps(r, ensure_ascii=False), True, load_id, now) for (url, version), r in keys.items()]
+    BulkWriter(conn).write(t.ValueSetResource.__table__, VALUE_SET_COLUMNS, rows)  # type: ignore[attr-defined]
+    return len(rows)
+
+
 def delete_concept_map(conn: Connection, concept_map_id: int) -> None:
     conn.execute(text("DELETE FROM concept_map_element WHERE concept_map_id = :id"), {"id": concept_map_id})
     conn.execute(text("DELETE FROM concept_map WHERE concept_map_id = :id"), {"id": concept_map_id})
