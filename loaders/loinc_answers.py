@@ -71,9 +71,9 @@ def load_answer_lists(run: LoadRun, writer: CodeSystemWriter, release: Release, 
     run.counts["loinc:answer lists"] = len(lists)
     run.counts["loinc:answers"] = answers
     with run.timed("loinc:answer list value sets"):
-        for list_code, answer_list in lists.items():
-            if answer_list.answers:
-                run.value_set(value_set(list_code, answer_list, version))
+        batch = [value_set(code, answer_list, version) for code, answer_list in lists.items() if answer_list.answers]
+        if batch:
+            run.value_sets(batch)
 
 
 def value_set(list_code: str, answer_list: _AnswerList, version: str) -> dict[str, Any]:

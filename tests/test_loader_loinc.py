@@ -462,3 +462,14 @@ def test_a_header_without_a_required_column_names_it(header: list[str], extra: s
     with pytest.raises(LoadError) as caught:
         _parse(_encode(header, []), [*header, missing])
     assert (caught.value.line, caught.value.field_name) == (1, missing)
+
+
+def test_reloading_a_version_with_replace_replaces_its_answer_list_value_sets(engine: Engine, tmp_path: Path) -> None:
+    release = _copy(tmp_path, "Loinc_2.81")
+    run_load(engine, "loinc", release)
+    first = _store_state(engine)
+    run_load(engine, "loinc", release, replace=True)
+    lists = {r["AnswerListId"] for r in _csv(SAMPLE / "AccessoryFiles/AnswerFile/AnswerList.csv")}
+    urls = [r.url for r in _rows(engine, "SELECT url FROM value_set WHERE version = '2.81' ORDER BY url")]
+    assert urls == sorted(f"{LOINC}/vs/{code}" for code in lists)
+    assert _store_state(engine)[:-1] == first[:-1]  # all but the load records, which gain one
