@@ -105,3 +105,19 @@ def test_is_a_cycle_is_an_error(engine: Engine) -> None:
         cs.add_edge("z", "x")
         cs.finish()
     assert _count(engine, "SELECT COUNT(*) FROM closure") == 0
+
+
+def test_closure_of_a_diamond_with_a_long_side_path_has_each_pair_once(engine: Engine) -> None:
+    # top -> a -> b -> c -> leaf and top -> leaf: leaf's depth comes from the longest path
+    with load_run(engine, "fhir", "test") as run:
+        cs = run.code_system({"url": "http://example.org/diamond", "version": "1"})
+        for code in ("top", "a", "b", "c", "leaf"):
+            cs.add_concept(code, code)
+        for parent, child in (("top", "a"), ("a", "b"), ("b", "c"), ("c", "leaf"), ("top", "leaf")):
+            cs.add_edge(parent, child)
+        cs.finish()
+    with engine.connect() as conn:
+        ancestors = conn.execute(text(
+            "SELECT a.code FROM closure k JOIN concept a ON a.concept_id = k.ancestor_id "
+            "JOIN concept d ON d.concept_id = k.descendant_id WHERE d.code = 'leaf'")).scalars().all()
+    assert sorted(ancestors) == ["a", "b", "c", "leaf", "top"]
