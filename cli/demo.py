@@ -4,22 +4,51 @@ store (SQLite by default), prints an example request, then serves the API."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from termsvc.errors import LoadError, TermsvcError
 
 # Loaded in this order; each folder of data-samples/ named after a loader kind is loaded with it.
 SAMPLE_KINDS = ("icd10cm", "fhir", "loinc", "snomed", "rxnorm")
 
-EXAMPLES = (
-    "curl -s 'http://{host}:{port}/fhir/CodeSystem/$lookup?system=http://hl7.org/fhir/sid/icd-10-cm&code=E11.9'",
-    "curl -s 'http://{host}:{port}/fhir/CodeSystem/$validate-code?url=http://hl7.org/fhir/sid/icd-10-cm"
-    "&code=E11.9&display=Type%202%20diabetes%20mellitus%20without%20complications'",
-    "curl -s -H 'Accept: application/fhir+xml' 'http://{host}:{port}/fhir/metadata'",
-)
+# What each sample needs beyond its folder (see each folder's README):
+SAMPLE_OPTIONS: dict[str, dict[str, Any]] = {
+    # the LOINC excerpt's name carries no version: its source is LOINC 2.79 or later
+    "loinc": {"version": "2.79"},
+    # the SNOMED CT sample is snowstorm-lite's test fixture, with known dangling rows; the RxNorm one is a
+    # fragment whose relationships name concepts outside it
+    "snomed": {"strict": False},
+    "rxnorm": {"strict": False},
+}
+
+
+def sample_source(kind: str, folder: Path) -> Path:
+    """The path a loader takes for a sample folder: the ICD-10-CM loader reads the tabular XML file itself."""
+    if kind == "icd10cm":
+        tabular = sorted(folder.glob("*tabular*.xml")) or sorted(folder.glob("*.xml"))
+        if tabular:
+            return tabular[0]
+    return folder
+
+def example_requests(conn: Connection, host: str, port: int) -> list[str]:
+    """Requests worth trying, built from a code that is in the store (the first billable ICD-10-CM code if
+    the sample loaded, else any selectable code), so the newcomer's first request answers."""
+    row = conn.execute(text(
+        "SELECT cs.url, c.code, c.display FROM concept c JOIN code_system cs ON cs.code_system_id = c.code_system_id "
+        "WHERE cs.is_current AND c.active AND NOT c.abstract AND c.display IS NOT NULL "
+        "ORDER BY CASE WHEN cs.url = :icd THEN 0 ELSE 1 END, cs.url, c.code LIMIT 1"),
+        {"icd": "http://hl7.org/fhir/sid/icd-10-cm"}).first()
+    base = f"http://{host}:{port}/fhir"
+    examples = [f"curl -s -H 'Accept: application/fhir+xml' '{base}/metadata'"]
+    if row is not None:
+        system, code, display = (quote(str(value), safe=":/") for value in row)
+        examples[:0] = [f"curl -s '{base}/CodeSystem/$lookup?system={system}&code={code}'",
+                        f"curl -s '{base}/CodeSystem/$validate-code?url={system}&code={code}&display={display}'"]
+    return examples
 
 
 def load_samples(database_url: str, samples: Path) -> list[tuple[str, str, str]]:
@@ -36,7 +65,8 @@ def load_samples(database_url: str, samples: Path) -> list[tuple[str, str, str]]
             if kind not in LOADERS or not folder.is_dir():
                 continue
             try:
-                summary = run_load(engine, kind, folder, replace=True)
+                summary = run_load(engine, kind, sample_source(kind, folder), replace=True,
+                                   **SAMPLE_OPTIONS.get(kind, {}))
             except (LoadError, TermsvcError, ImportError) as exc:
                 results.append((kind, str(folder), f"not loaded: {exc}"))
                 continue
@@ -71,11 +101,11 @@ def register(app: typer.Typer) -> None:
         with engine.connect() as conn:
             systems = conn.execute(text("SELECT url, version, concept_count FROM code_system WHERE is_current "
                                         "ORDER BY url")).all()
+            examples = example_requests(conn, host or state.settings.host, port or state.settings.port)
         engine.dispose()
         console.print(f"{len(systems)} code systems are current in the store.")
-        shown_host, shown_port = host or state.settings.host, port or state.settings.port
         console.print("\nTry:")
-        for example in EXAMPLES:
-            console.print("  " + example.format(host=shown_host, port=shown_port), highlight=False, soft_wrap=True)
+        for example in examples:
+            console.print("  " + example, highlight=False, soft_wrap=True)
         if serve:
             serve_command(host=host, port=port, workers=1)

@@ -30,6 +30,10 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# loaders whose `strict` option can be turned off from the command line
+LENIENT_KINDS = ("snomed", "rxnorm", "fhir")
+
+
 class State:
     settings: Settings = Settings()
 
@@ -88,6 +92,9 @@ def load(
     order_file: Annotated[Path | None, typer.Option("--order-file", exists=True, help="icd10cm: cross-check the "
                                                     "tabular XML against this CMS order file and report "
                                                     "disagreements.")] = None,
+    lenient: Annotated[bool, typer.Option("--lenient", help="snomed, rxnorm, fhir: skip and count rows that "
+                                          "name unknown concepts (subset releases, test fixtures) instead of "
+                                          "failing the load.")] = False,
 ) -> None:
     """Load a release into the store, atomically: on any error the store stays as it was."""
     from termsvc.cli.progress import RichProgress
@@ -105,6 +112,10 @@ def load(
         options["version"] = version
     if order_file is not None:
         options["order_file"] = order_file
+    if lenient:
+        if kind not in LENIENT_KINDS:
+            raise fail(f"--lenient applies to {', '.join(LENIENT_KINDS)}, not {kind}", 2)
+        options["strict"] = False
     try:
         if quiet:
             summary = run_load(engine, kind, path, replace=replace, progress=NullProgress(), **options)
@@ -183,4 +194,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run as a script, this module is __main__ with its own `state`; the sub-commands read
+    # termsvc.cli.main's, so hand over to that module.
+    from termsvc.cli.main import main as package_main
+
+    package_main()
