@@ -223,4 +223,4 @@ class LoadRun(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
-from termsvc.store import workbench_tables as workbench_tables  # noqa: E402,F401  (registers the tables)
+from termsvc.store import workbench_tables as workbench_tables  # noqa: E402  (registers the tables)
