@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from termsvc.api.routers import codesystem, conceptmap, metadata, valueset
+from termsvc.api.routers import codesystem, conceptmap, metadata, subsumes, valueset
 
-ROUTERS: list[APIRouter] = [metadata.router, codesystem.router, valueset.router, conceptmap.router]
+ROUTERS: list[APIRouter] = [metadata.router, subsumes.router, codesystem.router, valueset.router,
+                            conceptmap.router]
