@@ -16,6 +16,8 @@ class ResourceCapability:
 
 REGISTRY: dict[str, ResourceCapability] = {}
 SYSTEM_OPERATIONS: list[str] = []
+# whole-system interactions (CapabilityStatement.rest.interaction), e.g. "batch"
+SYSTEM_INTERACTIONS: list[str] = []
 
 
 def declare(capability: ResourceCapability) -> ResourceCapability:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from termsvc import __version__
-from termsvc.api.capabilities import REGISTRY, SYSTEM_OPERATIONS
+from termsvc.api.capabilities import REGISTRY, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS
 from termsvc.api.render import fhir_response
 
 router = APIRouter(tags=["metadata"])
@@ -34,6 +34,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 for op in capability.operations]
         resources.append(entry)
     rest: dict[str, Any] = {"mode": "server", "resource": resources}
+    if SYSTEM_INTERACTIONS:
+        rest["interaction"] = [{"code": code} for code in SYSTEM_INTERACTIONS]
     if SYSTEM_OPERATIONS:
         rest["operation"] = [{"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/Resource-{op}"}
                              for op in SYSTEM_OPERATIONS]
