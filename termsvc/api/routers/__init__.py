@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from termsvc.api.routers import codesystem, conceptmap, metadata, subsumes, valueset
+from termsvc.api.routers import batch, codesystem, conceptmap, metadata, subsumes, valueset
 
 ROUTERS: list[APIRouter] = [metadata.router, subsumes.router, codesystem.router, valueset.router,
-                            conceptmap.router]
+                            conceptmap.router, batch.router]
