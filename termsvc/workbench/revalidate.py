@@ -1,0 +1,101 @@
+"""After a new target release: approved targets that are gone, inactive or renamed go back into review, each
+with a decision row saying why and with replacements the release itself proposes as the first suggestions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from termsvc.workbench import decisions as d
+from termsvc.workbench.local_codes import all_codes
+from termsvc.workbench.projects import Project, now
+from termsvc.workbench.targets import TargetVersion, find_target, target_version
+
+# properties whose value names a replacement for an inactive concept, as the loaders store them:
+# LOINC MapTo.csv, RxNorm RXNCUI/RXNCUICHANGES remaps, SNOMED CT historical association refsets
+REPLACEMENT_PROPERTIES = {
+    "MAP_TO": "LOINC MAP_TO",
+    "remapped_to": "RxNorm remapped to",
+    "900000000000527005": "SNOMED CT SAME AS",
+    "900000000000526001": "SNOMED CT REPLACED BY",
+    "900000000000523009": "SNOMED CT POSSIBLY EQUIVALENT TO",
+    "1186921001": "SNOMED CT POSSIBLY REPLACED BY",
+    "1186924009": "SNOMED CT PARTIALLY EQUIVALENT TO",
+    "900000000000530003": "SNOMED CT ALTERNATIVE",
+    "900000000000524003": "SNOMED CT MOVED TO",
+}
+
+
+@dataclass(frozen=True)
+class Reopened:
+    local_code: str
+    target_code: str
+    reason: str
+    replacements: tuple[tuple[str, str | None, str], ...]  # (code, display, why)
+
+
+def replacements(conn: Connection, target: TargetVersion, code: str) -> list[tuple[str, str | None, str]]:
+    rows = conn.execute(text(
+        "SELECT p.code, p.value FROM concept_property p JOIN concept c ON c.concept_id = p.concept_id "
+        "WHERE c.code_system_id = :cs AND c.code = :code AND p.code IN (" +
+        ", ".join(f"'{k}'" for k in REPLACEMENT_PROPERTIES) + ") ORDER BY p.concept_property_id"),
+        {"cs": target.code_system_id, "code": code}).all()
+    found: list[tuple[str, str | None, str]] = []
+    for prop, value in rows:
+        concept = find_target(conn, target, value)
+        if concept is not None and concept.active and all(value != f[0] for f in found):
+            found.append((value, concept.display, REPLACEMENT_PROPERTIES[prop]))
+    return found
+
+
+def revalidate(conn: Connection, project: Project, reviewer: str, *, version: str | None = None) -> list[Reopened]:
+    target = target_version(conn, project, version)
+    if project.target_version and target.version != project.target_version:
+        conn.execute(text("UPDATE project SET target_version = :v WHERE project_id = :p"),
+                     {"v": target.version, "p": project.project_id})
+    shown = f"{target.url}|{target.version}" if target.version else target.url
+    states = d.current_states(conn, project)
+    reopened: list[Reopened] = []
+    for code in all_codes(conn, project):
+        state = states.get(code.local_code_id)
+        if state is None or state.state != d.APPROVED or not state.target_code:
+            continue
+        concept = find_target(conn, target, state.target_code)
+        if concept is None:
+            reason = f"target {state.target_code} does not exist in {shown}"
+        elif not concept.active:
+            reason = f"target {state.target_code} is inactive in {shown} (status {concept.status or 'inactive'})"
+        elif state.target_display and concept.display != state.target_display:
+            reason = (f"target {state.target_code} was renamed in {shown}: {state.target_display!r} -> "
+                      f"{concept.display!r}")
+        else:
+            continue
+        proposed = replacements(conn, target, state.target_code) if concept is None or not concept.active \
+            else [(concept.code, concept.display, "same code, new name")]
+        if proposed:
+            reason += "; proposed: " + ", ".join(f"{c} ({why})" for c, _, why in proposed)
+        else:
+            reason += "; the release names no replacement"
+        d.record(conn, project, code.local_code_id, reviewer, "revalidate",
+                 d.State(d.PENDING, None, None, None, reason))
+        _suggest_first(conn, project, code.local_code_id, proposed)
+        reopened.append(Reopened(code.code, state.target_code, reason, tuple(proposed)))
+    return reopened
+
+
+def _suggest_first(conn: Connection, project: Project, local_code_id: int,
+                   proposed: list[tuple[str, str | None, str]]) -> None:
+    """The release's replacements go before any cached suggestions, so review shows them first."""
+    if not proposed:
+        return
+    conn.execute(text("UPDATE suggestion SET rank = rank + :n WHERE local_code_id = :id"),
+                 {"n": len(proposed), "id": local_code_id})
+    conn.execute(text("DELETE FROM suggestion WHERE local_code_id = :id AND target_code IN (" +
+                      ", ".join(f":c{i}" for i in range(len(proposed))) + ")"),
+                 {"id": local_code_id, **{f"c{i}": c for i, (c, _, _) in enumerate(proposed)}})
+    conn.execute(text("INSERT INTO suggestion (project_id, local_code_id, rank, target_code, target_display, score, "
+                      "explanation, created_at) VALUES (:p, :id, :rank, :c, :disp, 1.0, :why, :at)"),
+                 [{"p": project.project_id, "id": local_code_id, "rank": i, "c": c, "disp": disp,
+                   "why": f"replacement named by the release ({why})", "at": now()}
+                  for i, (c, disp, why) in enumerate(proposed, start=1)])
