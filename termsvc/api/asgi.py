@@ -1,5 +1,18 @@
-"""ASGI entry point for uvicorn: settings from the environment."""
+"""ASGI entry point for uvicorn: settings from the environment. A migrated store is given the FHIR core
+terminology the server ships before the first request (once; later starts only check it is there)."""
 
 from termsvc.api.app import create_app
+from termsvc.settings import Settings
+from termsvc.store.engine import make_engine
+from termsvc.store.schema import is_up_to_date
+from valuesets.fhir_core import ensure_core
 
-app = create_app()
+settings = Settings.from_env()
+_engine = make_engine(settings.database_url, pool_size=1)
+try:
+    if is_up_to_date(_engine):
+        ensure_core(_engine)
+finally:
+    _engine.dispose()
+
+app = create_app(settings)
