@@ -49,6 +49,8 @@ def _rows_excel(path: Path, sheet: str | int) -> Iterator[tuple[int, list[str]]]
 
     try:
         frame = pd.read_excel(path, sheet_name=sheet, header=None, dtype=str, keep_default_na=False)
+    except ImportError as exc:
+        raise LoadError(str(path), f"reading Excel workbooks needs a pandas Excel engine: {exc}") from None
     except (ValueError, OSError, KeyError) as exc:
         raise LoadError(str(path), f"cannot read the workbook: {exc}") from None
     for index, values in enumerate(frame.itertuples(index=False), start=1):
