@@ -19,6 +19,7 @@ from termsvc.errors import Invalid
 from termsvc.ops import codesystems as cs_ops
 from termsvc.ops.lookup import find_code, unknown_system_message
 from termsvc.store import queries as q
+from valuesets.finder import stored_value_set
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class CodingCheck:
     status: str | None = None
     normalized_code: str | None = None
     unknown_system: str | None = None
+    # in the value set being validated against (set by ValueSet/$validate-code)
+    member: bool = False
     # issue texts that are not repeated in `message` (the ecosystem leaves case notes out of it)
     quiet: set[str] = field(default_factory=set)
 
@@ -68,7 +71,8 @@ class CodingCheck:
 
 def check_coding(conn: Connection, *, system: str | None, code: str | None, version: str | None = None,
                  display: str | None = None, display_language: str | None = None,
-                 abstract_allowed: bool = True, paths: Paths | None = None) -> CodingCheck:
+                 abstract_allowed: bool = True, paths: Paths | None = None,
+                 lenient_display: bool = False) -> CodingCheck:
     paths = paths or Paths.for_code()
     if not code:
         raise Invalid("No code parameter provided: $validate-code needs a code, coding or codeableConcept",
@@ -84,6 +88,14 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
     resolution, concept = find_code(conn, url, version, code)
     cs = resolution.found
     if cs is None:
+        if stored_value_set(conn, url, None) is not None:
+            check.add("error", "invalid", f"The Coding references a value set, not a code system ('{url}')",
+                      paths.system, message_id="Terminology_TX_System_ValueSet2", details_code="invalid-data")
+            return check
+        if ":" not in url:
+            # a system must be a URI with a scheme; a bare name only means something locally
+            check.add("error", "invalid", f"{paths.system} must be an absolute reference, not a local reference",
+                      paths.system, message_id="Terminology_TX_System_Relative", details_code="invalid-data")
         text_ = unknown_system_message(url, version, resolution.known_versions)
         message_id = "UNKNOWN_CODESYSTEM_VERSION" if version and resolution.known_versions else "UNKNOWN_CODESYSTEM"
         check.add("error", "not-found", text_, paths.system, message_id=message_id, details_code="not-found")
@@ -120,7 +132,7 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
                   "this context", paths.code, message_id="ABSTRACT_CODE_NOT_ALLOWED", details_code="code-rule")
     _status(check, concept, paths)
     if display is not None:
-        _check_display(check, cs, concept, designations, display, languages, paths)
+        _check_display(check, cs, concept, designations, display, languages, paths, lenient_display)
     return check
 
 
@@ -162,7 +174,9 @@ def _choices(options: list[cs_ops.Display]) -> str:
 
 def _check_display(check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.ConceptRow,
                    designations: list[q.DesignationRow], given: str, languages: list[str],
-                   paths: Paths) -> None:
+                   paths: Paths, lenient: bool = False) -> None:
+    # lenient display validation (a request option) reports a wrong display without failing the code
+    severity = "warning" if lenient else "error"
     every = cs_ops.displays(cs, concept, designations)
     if languages:
         # a display with no language (the code system states none) serves every language
@@ -176,8 +190,8 @@ def _check_display(check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.
     ref = f"{cs.url}#{concept.code}"
     squashed = " ".join(given.split())
     if any(" ".join(d.value.split()) == squashed for d in candidates):
-        check.valid = False
-        check.add("error", "invalid", f"Wrong whitespace in Display Name '{given}' for {ref}. Valid display is "
+        check.valid = check.valid and lenient
+        check.add(severity, "invalid", f"Wrong whitespace in Display Name '{given}' for {ref}. Valid display is "
                   f"{_choices(candidates)} (for the language(s) '{label}')", paths.display,
                   message_id="Display_Name_WS_for__should_be_one_of__instead_of", details_code="invalid-display")
         return
@@ -188,14 +202,14 @@ def _check_display(check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.
                       "language", paths.display, message_id="NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_OK",
                       details_code="invalid-display")
             return
-        check.valid = False
-        check.add("error", "invalid", f"Wrong Display Name '{given}' for {ref}. There are no valid display names "
+        check.valid = check.valid and lenient
+        check.add(severity, "invalid", f"Wrong Display Name '{given}' for {ref}. There are no valid display names "
                   f"found for language(s) '{label}'. Default display is '{concept.display or ''}'",
                   paths.display, message_id="NO_VALID_DISPLAY_FOUND_NONE_FOR_LANG_ERR",
                   details_code="invalid-display")
         return
-    check.valid = False
-    check.add("error", "invalid", f"Wrong Display Name '{given}' for {ref}. Valid display is "
+    check.valid = check.valid and lenient
+    check.add(severity, "invalid", f"Wrong Display Name '{given}' for {ref}. Valid display is "
               f"{_choices(candidates)} (for the language(s) '{label}')", paths.display,
               message_id="Display_Name_for__should_be_one_of__instead_of", details_code="invalid-display")
 

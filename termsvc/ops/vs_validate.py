@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from termsvc.api.outcome import issue
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
-from termsvc.ops.expand import standards_status, value_set_of
+from termsvc.ops.expand import compose_parameters, standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
 from termsvc.ops.validate_code import CodingCheck, Paths, check_coding, to_parameters
 from termsvc.store import queries as q
@@ -23,7 +23,7 @@ from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
 from valuesets.finder import find_value_set
 from valuesets.supplements import required_supplements, resolve_supplements
-from valuesets.versions import VersionRules, version_matches
+from valuesets.versions import VersionRules, pick_version, version_matches
 
 
 def _canonical(value_set: dict[str, Any]) -> str:
@@ -36,7 +36,7 @@ def _strings(params: OpParams, name: str) -> list[str]:
 
 
 def _member(conn: Connection, compiled: Compiled, url: str, version: str | None, code: str,
-            case_insensitive: bool) -> bool:
+            case_insensitive: bool, *, active_only: bool = False) -> bool:
     params = dict(compiled.params)
     params.update({"vurl": url, "vcode": code.lower() if case_insensitive else code})
     code_match = "LOWER(c.code) = :vcode" if case_insensitive else "c.code = :vcode"
@@ -44,9 +44,18 @@ def _member(conn: Connection, compiled: Compiled, url: str, version: str | None,
     if version:
         params["vversion"] = version
         version_match = " AND s.version = :vversion"
+    active = " AND c.active" if active_only else ""
     sql = (f"SELECT 1 FROM concept c JOIN code_system s ON s.code_system_id = c.code_system_id WHERE s.url = :vurl"
-           f"{version_match} AND {code_match} AND {compiled.condition} LIMIT 1")
+           f"{version_match} AND {code_match}{active} AND {compiled.condition} LIMIT 1")
     return conn.execute(text(sql), params).first() is not None
+
+
+def _member_if_active_ignored(conn: Connection, value_set: dict[str, Any], rules: VersionRules, url: str,
+                              version: str | None, code: str, case_insensitive: bool) -> bool:
+    """Would the code be in the value set if inactive codes were allowed (compose.inactive left out)?"""
+    compose = {k: v for k, v in (value_set.get("compose") or {}).items() if k != "inactive"}
+    relaxed = Compiler(conn, rules, find_value_set, lenient=True).compile({**value_set, "compose": compose}, "c")
+    return _member(conn, relaxed, url, version, code, case_insensitive)
 
 
 def _known(conn: Connection, url: str, version: str) -> bool:
@@ -63,6 +72,34 @@ def _infer_system(conn: Connection, compiled: Compiled, code: str) -> str | None
 def _version_in_value_set(compiled: Compiled, url: str) -> str | None:
     versions = {cs.version for cs in compiled.used_systems.values() if cs.url == url}
     return versions.pop() if len(versions) == 1 else None
+
+
+def _include_version(value_set: dict[str, Any], url: str) -> str | None:
+    """The version the value set's own include names for a system (None when versionless)."""
+    for include in (value_set.get("compose") or {}).get("include", []) or []:
+        if isinstance(include, dict) and include.get("system") == url and include.get("version"):
+            return str(include["version"])
+    return None
+
+
+def _latest_matching(conn: Connection, url: str, pattern: str | None) -> str | None:
+    if not pattern:
+        return None
+    row = pick_version(q.code_system_versions(conn, url), pattern)
+    return row.version if row else None
+
+
+def _shown(system: str, code: str, version: Any, display: Any) -> str:
+    """A coding as the ecosystem's messages show it: system|version#code ('display')."""
+    versioned = f"{system}|{version}" if isinstance(version, str) and version else system
+    return f"{versioned}#{code}" + (f" ('{display}')" if isinstance(display, str) and display else "")
+
+
+def _default_language(value_set: dict[str, Any]) -> str | None:
+    """The language a value set asks displays in when the request names none: its displayLanguage expansion
+    parameter, else the value set's own language."""
+    language = compose_parameters(value_set).get("displayLanguage") or value_set.get("language")
+    return str(language) if language else None
 
 
 def _codings(params: OpParams) -> tuple[list[tuple[dict[str, Any], Paths]], dict[str, Any] | None, str | None]:
@@ -94,21 +131,29 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         compiled = Compiler(conn, rules, find_value_set, lenient=True).compile(value_set, "c")
     except NotFound as exc:
         # an import that cannot be found makes the answer "not valid", not a failed request
-        return _failed(exc)
+        return _failed(exc, params)
     resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
-    language = params.string("displayLanguage") or accept_language
+    language = params.string("displayLanguage") or accept_language or _default_language(value_set)
+    lenient_display = params.boolean("lenient-display-validation", False) is True
+    membership_only = params.boolean("valueset-membership-only", False) is True
+    active_only = params.boolean("activeOnly", False) is True
     abstract_allowed = params.boolean("abstract", True) is not False
     infer = params.boolean("inferSystem", False) is True
     codings, concept, given_code = _codings(params)
     checks: list[CodingCheck] = []
     # checks answered from the value set's pinned version rather than the coding's own
     mismatched: list[CodingCheck] = []
+    unresolved: list[CodingCheck] = []
     for coding, paths in codings:
         system, code = coding.get("system"), coding.get("code")
+        inferred_none = False
         if not system and infer and isinstance(code, str):
             system = _infer_system(conn, compiled, code)
+            inferred_none = system is None
         version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None) or (
-            rules.default.get(system) if system else None)
+            rules.default.get(system) if system else None) or (
+            # an include naming an unknown version: a version-check parameter still says which version to use
+            _latest_matching(conn, system, rules.check.get(system)) if system in compiled.unresolved else None)
         pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
         mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
         pattern = compiled.patterns.get(system) if system else None
@@ -117,16 +162,31 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 conn, str(system), str(coding["version"])):
             # the include's wildcard version admits the coding's own version: check membership in that one
             mismatch = False
-            forced = VersionRules(force={str(system): str(coding["version"])})
+            forced = VersionRules(force={str(system): str(coding["version"])}, check=rules.check)
             member_in = Compiler(conn, forced, find_value_set, lenient=True).compile(value_set, "c")
         check = check_coding(conn, system=system, code=code, version=pinned if mismatch else version,
                              display=coding.get("display"), display_language=language,
-                             abstract_allowed=abstract_allowed, paths=paths)
+                             abstract_allowed=abstract_allowed, paths=paths, lenient_display=lenient_display)
+        if membership_only and not check.unknown_system:
+            # only membership is asked: what the code system says about the code is left out
+            check.issues = []
+            check.quiet = set()
+        if inferred_none and isinstance(code, str):
+            check.issues = [_unable_to_infer(code, value_set, paths)]
         if mismatch and pinned:
             where = "version" if paths.code == "code" else f"{paths.concept}.version"
-            entry = issue("error", "invalid", f"The code system '{check.system}' version '{pinned}' in the ValueSet "
-                          f"include is different to the one in the value ('{coding.get('version')}')",
-                          expression=[where], message_id="VALUESET_VALUE_MISMATCH", details_code="vs-invalid")
+            included = _include_version(value_set, str(system)) or ""
+            forced_version = rules.force.get(str(system))
+            if forced_version and forced_version != included:
+                # a force-system-version parameter replaced the include's version
+                entry = issue("error", "invalid", f"The code system '{check.system}' version '{forced_version}' "
+                              f"resulting from the version '{included}' in the ValueSet include is different to the "
+                              f"one in the value ('{coding.get('version')}')", expression=[where],
+                              message_id="VALUESET_VALUE_MISMATCH_CHANGED", details_code="vs-invalid")
+            else:
+                entry = issue("error", "invalid", f"The code system '{check.system}' version '{pinned}' in the "
+                              f"ValueSet include is different to the one in the value ('{coding.get('version')}')",
+                              expression=[where], message_id="VALUESET_VALUE_MISMATCH", details_code="vs-invalid")
             entry["location"] = [where]
             check.issues.insert(0, entry)
             check.valid = False
@@ -140,7 +200,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 unknown["location"] = [paths.system]
                 check.issues.insert(1, unknown)
                 check.unknown_system = f"{check.system}|{given}"
-        failed = compiled.check_failures.get(str(check.system)) if check.system else None
+        failed = member_in.check_failures.get(str(check.system)) if check.system else None
         if failed:
             where = "version" if paths.code == "code" else f"{paths.concept}.version"
             entry = issue("error", "exception", f"The version '{failed[0]}' is not allowed for system '{check.system}': "
@@ -150,49 +210,61 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             check.issues.insert(0, entry)
             check.valid = False
             mismatched.append(check)
-        if not check.system and isinstance(code, str) and concept is None:
+        if not check.system and isinstance(code, str) and concept is None and not inferred_none:
             # without a system the code cannot be in the value set; the missing system itself is a warning here
             for entry in check.issues:
                 if entry.get("severity") == "error":
                     entry["severity"] = "warning"
             check.issues.insert(0, _not_in_value_set("", code, coding.get("display"), value_set, paths))
+        if inferred_none and isinstance(code, str):
+            check.issues.insert(0, _not_in_value_set("", code, None, value_set, paths))
         if check.system in compiled.unresolved and isinstance(code, str):
             _unresolved_include(conn, check, compiled.unresolved[check.system], coding.get("version"), paths)
             mismatched.append(check)
+            unresolved.append(check)
             checks.append(check)
             continue
         in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
         if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
                 and check.system in compiled.versionless):
+            rule = (rules.force.get(str(check.system)) or rules.default.get(str(check.system))
+                    or rules.check.get(str(check.system)))
             _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths,
-                              changed=f"{check.system}|{in_vs_version}" in rules.applied)
+                              changed=rule)
             mismatched.append(check)
-        if (check.unknown_system and check.system and isinstance(code, str) and concept is None
-                and all(cs.url != check.system for cs in compiled.used_systems.values())):
-            check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths))
+        outside = bool(check.unknown_system and check.system and isinstance(code, str)
+                       and all(cs.url != check.system for cs in compiled.used_systems.values()))
+        if outside and concept is None and check.system and isinstance(code, str):
+            check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths,
+                                                     coding.get("version")))
+        elif outside and isinstance(code, str):
+            _not_in_concept(check, code, coding, value_set, paths)
         if (check.system and not check.unknown_system and isinstance(code, str)
                 and not _member(conn, member_in, check.system, check.version, code,
-                                check.normalized_code is not None)):
+                                check.normalized_code is not None, active_only=active_only)):
             check.valid = False
+            if check.inactive and _member_if_active_ignored(conn, value_set, rules, check.system, check.version,
+                                                            code, check.normalized_code is not None):
+                # the value set (or activeOnly) leaves inactive codes out: say that is why
+                entry = issue("error", "business-rule", f"The concept '{code}' is valid but is not active",
+                              expression=[paths.code], message_id="STATUS_CODE_WARNING_CODE",
+                              details_code="code-rule")
+                entry["location"] = [paths.code]
+                check.issues.insert(0, entry)
             if concept is None:
                 check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set,
-                                                         paths))
+                                                         paths, coding.get("version")))
             else:
-                # within a CodeableConcept a coding outside the value set is only information
-                shown = f"{check.system}#{code}" + (f" ('{coding['display']}')" if coding.get("display") else "")
-                entry = issue("information", "code-invalid", f"The provided code '{shown}' was not found in the "
-                              f"value set '{_canonical(value_set)}'", expression=[paths.code],
-                              message_id="None_of_the_provided_codes_are_in_the_value_set_one",
-                              details_code="this-code-not-in-vs")
-                check.issues.append(entry)
-                check.quiet.add(entry["details"]["text"])
+                _not_in_concept(check, code, coding, value_set, paths)
+        elif check.system and not check.unknown_system and isinstance(code, str):
+            check.member = True
         checks.append(check)
     if checks:
         for entry in _status_issues(compiled):
             checks[0].issues.append(entry)
             checks[0].quiet.add(entry["details"]["text"])
     result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
-        checks, concept, value_set, mismatched)
+        checks, concept, value_set, mismatched, unresolved)
     used = {cs.url for cs in compiled.used_systems.values()} | set(compiled.unresolved)
     # a bare "inactive" status says no more than the inactive flag; value set answers leave it out
     result["parameter"] = [p for p in result["parameter"]
@@ -211,19 +283,24 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
 
 
 def _concept_result(checks: list[CodingCheck], concept: dict[str, Any], value_set: dict[str, Any],
-                    mismatched: list[CodingCheck]) -> dict[str, Any]:
-    valid = next((c for c in checks if c.valid), None)
+                    mismatched: list[CodingCheck], unresolved: list[CodingCheck]) -> dict[str, Any]:
+    # a valid coding answers; else one in the value set (e.g. with a wrong display)
+    valid = next((c for c in checks if c.valid and c.member), None) or next((c for c in checks if c.member), None)
     if valid is None and mismatched:
         # the code is known in the value set's version: that version answers, with the mismatch as the error
         answer = to_parameters([mismatched[0]], codeable_concept=concept)
-        answer["parameter"].append({"name": "code", "valueCode": mismatched[0].code})
+        if mismatched[0] in unresolved:
+            # the value set's version of the system is unknown: no code of it can be named
+            answer["parameter"] = [p for p in answer["parameter"] if p["name"] != "system"]
+        else:
+            answer["parameter"].append({"name": "code", "valueCode": mismatched[0].code})
         return answer
     if valid is not None:
         # the valid coding answers, but errors in the other codings still make the result false
         result = to_parameters([valid], codeable_concept=concept)
         kept = [p for p in result["parameter"] if p["name"] not in ("issues", "message", "result")]
         every = [{k: v for k, v in i.items() if k != "location"} for c in checks for i in c.issues]
-        texts = [t for c in checks for t in c.message_texts()]
+        texts = sorted(t for c in checks for t in c.message_texts())
         kept.append({"name": "code", "valueCode": valid.normalized_code or valid.code})
         if every:
             kept.append({"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": every}})
@@ -288,7 +365,7 @@ def _unresolved_include(conn: Connection, check: CodingCheck, wanted: str, given
 
 
 def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, given: str, code: str,
-                      language: str | None, paths: Paths, *, changed: bool) -> None:
+                      language: str | None, paths: Paths, *, changed: str | None) -> None:
     """A coding naming an unknown version of a system the value set includes without a version: the
     answer still shows what the value set's version says about the code, with a warning."""
     other = check_coding(conn, system=check.system, code=code, version=in_vs_version, display_language=language,
@@ -297,8 +374,8 @@ def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, 
     check.version = in_vs_version
     where = "version" if paths.code == "code" else f"{paths.concept}.version"
     if changed:
-        # a system-version parameter chose the version: the difference is an error
-        text_ = (f"The code system '{check.system}' version '{in_vs_version}' resulting from the version '' in the "
+        # a version parameter (force, default or check) chose the version: the difference is an error
+        text_ = (f"The code system '{check.system}' version '{changed}' resulting from the version '' in the "
                  f"ValueSet include is different to the one in the value ('{given}')")
         entry = issue("error", "invalid", text_, expression=[where], message_id="VALUESET_VALUE_MISMATCH_CHANGED",
                       details_code="vs-invalid")
@@ -314,17 +391,44 @@ def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, 
     check.quiet.add(text_)
 
 
-def _failed(error: NotFound) -> dict[str, Any]:
+def _failed(error: NotFound, params: OpParams) -> dict[str, Any]:
     entry = issue("error", error.issue_code, error.message, message_id=error.message_id,
                   details_code=error.details_code)
+    concept = params.complex("codeableConcept")
+    coding = params.complex("coding")
+    code = (coding or {}).get("code") or params.string("code")
+    # the answer names what was asked about
+    echoed: list[dict[str, Any]] = ([{"name": "codeableConcept", "valueCodeableConcept": concept}] if concept
+                                    else [{"name": "code", "valueCode": code}] if isinstance(code, str) and code
+                                    else [])
     return {"resourceType": "Parameters", "parameter": [
-        {"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": [entry]}},
+        *echoed, {"name": "issues", "resource": {"resourceType": "OperationOutcome", "issue": [entry]}},
         {"name": "message", "valueString": error.message}, {"name": "result", "valueBoolean": False}]}
 
 
-def _not_in_value_set(system: str, code: str, display: Any, value_set: dict[str, Any], paths: Paths
-                      ) -> dict[str, Any]:
-    shown = f"{system}#{code}" + (f" ('{display}')" if isinstance(display, str) and display else "")
+def _not_in_concept(check: CodingCheck, code: str, coding: dict[str, Any], value_set: dict[str, Any],
+                    paths: Paths) -> None:
+    """Within a CodeableConcept a coding outside the value set is only information."""
+    shown = _shown(str(check.system), code, coding.get("version"), coding.get("display"))
+    entry = issue("information", "code-invalid", f"The provided code '{shown}' was not found in the value set "
+                  f"'{_canonical(value_set)}'", expression=[paths.code],
+                  message_id="None_of_the_provided_codes_are_in_the_value_set_one", details_code="this-code-not-in-vs")
+    entry["location"] = [paths.code]
+    check.issues.append(entry)
+    check.quiet.add(entry["details"]["text"])
+
+
+def _unable_to_infer(code: str, value_set: dict[str, Any], paths: Paths) -> dict[str, Any]:
+    entry = issue("error", "not-found", f"The System URI could not be determined for the code '{code}' in the "
+                  f"ValueSet '{_canonical(value_set)}'", expression=[paths.code],
+                  message_id="UNABLE_TO_INFER_CODESYSTEM", details_code="cannot-infer")
+    entry["location"] = [paths.code]
+    return entry
+
+
+def _not_in_value_set(system: str, code: str, display: Any, value_set: dict[str, Any], paths: Paths,
+                      version: Any = None) -> dict[str, Any]:
+    shown = _shown(system, code, version, display)
     entry = issue("error", "code-invalid", f"The provided code '{shown}' was not found in the value set "
                   f"'{_canonical(value_set)}'", expression=[paths.code],
                   message_id="None_of_the_provided_codes_are_in_the_value_set_one", details_code="not-in-vs")
