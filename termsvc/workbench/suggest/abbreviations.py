@@ -1,0 +1,69 @@
+"""Curated abbreviations of laboratory and pharmacy practice (general knowledge, not taken from any gold set).
+Expansion appends the long form to the short one, so names written either way meet in the n-gram space and the
+short forms LOINC itself uses (SHORTNAME, RELATEDNAMES2) still match."""
+
+from __future__ import annotations
+
+from typing import Final
+
+LAB: Final[dict[str, str]] = {
+    "k": "potassium", "na": "sodium", "cl": "chloride", "ca": "calcium", "mg": "magnesium", "phos": "phosphate",
+    "co2": "carbon dioxide", "hco3": "bicarbonate", "bicarb": "bicarbonate", "gluc": "glucose", "glu": "glucose",
+    "hgb": "hemoglobin", "hb": "hemoglobin", "hct": "hematocrit", "wbc": "leukocytes white blood cell",
+    "rbc": "erythrocytes red blood cell", "plt": "platelets", "plts": "platelets", "bun": "urea nitrogen",
+    "creat": "creatinine", "cr": "creatinine", "tsh": "thyrotropin thyroid stimulating hormone",
+    "alt": "alanine aminotransferase", "sgpt": "alanine aminotransferase", "ast": "aspartate aminotransferase",
+    "sgot": "aspartate aminotransferase", "alp": "alkaline phosphatase", "alk": "alkaline",
+    "ldl": "ldl cholesterol low density lipoprotein", "hdl": "hdl cholesterol high density lipoprotein",
+    "chol": "cholesterol", "trig": "triglyceride", "tg": "triglyceride", "a1c": "hemoglobin a1c",
+    "hba1c": "hemoglobin a1c", "pt": "prothrombin time", "inr": "inr coagulation",
+    "ptt": "partial thromboplastin time", "aptt": "activated partial thromboplastin time",
+    "ck": "creatine kinase", "cpk": "creatine kinase", "ldh": "lactate dehydrogenase", "ld": "lactate dehydrogenase",
+    "ggt": "gamma glutamyl transferase", "t4": "thyroxine", "ft4": "free thyroxine", "t3": "triiodothyronine",
+    "ft3": "free triiodothyronine", "psa": "prostate specific antigen", "crp": "c reactive protein",
+    "hscrp": "c reactive protein high sensitivity", "esr": "erythrocyte sedimentation rate",
+    "mcv": "erythrocyte mean corpuscular volume", "mch": "erythrocyte mean corpuscular hemoglobin",
+    "mchc": "erythrocyte mean corpuscular hemoglobin concentration", "rdw": "erythrocyte distribution width",
+    "mpv": "platelet mean volume", "bili": "bilirubin", "tbili": "bilirubin total", "dbili": "bilirubin direct",
+    "alb": "albumin", "tp": "protein total", "prot": "protein", "ua": "urinalysis", "uric": "urate",
+    "fe": "iron", "tibc": "iron binding capacity", "ferr": "ferritin", "b12": "cobalamin vitamin b12",
+    "vit": "vitamin", "hiv": "human immunodeficiency virus", "hcv": "hepatitis c virus", "hbv": "hepatitis b virus",
+    "hbsag": "hepatitis b virus surface antigen", "rsv": "respiratory syncytial virus", "flu": "influenza",
+    "sars": "severe acute respiratory syndrome", "cov": "coronavirus", "covid": "sars-cov-2 covid-19",
+    "covid19": "sars-cov-2 covid-19", "ncov": "sars-cov-2", "ag": "antigen", "ab": "antibody", "abs": "antibodies",
+    "igg": "igg antibody", "igm": "igm antibody", "iga": "iga antibody", "pcr": "nucleic acid amplification naa",
+    "rt": "reverse transcription", "naat": "nucleic acid amplification naa", "rna": "rna", "dna": "dna",
+    "abo": "abo group", "rh": "rh type", "bnp": "natriuretic peptide b", "trop": "troponin", "tni": "troponin i",
+    "tnt": "troponin t", "ddimer": "d-dimer fibrin", "fib": "fibrinogen", "lytes": "electrolytes",
+    "neut": "neutrophils", "lymph": "lymphocytes", "lymphs": "lymphocytes", "mono": "monocytes",
+    "monos": "monocytes", "eos": "eosinophils", "baso": "basophils", "retic": "reticulocytes",
+    "egfr": "glomerular filtration rate", "gfr": "glomerular filtration rate", "po2": "oxygen partial pressure",
+    "pco2": "carbon dioxide partial pressure", "o2": "oxygen", "sat": "saturation", "lac": "lactate",
+    "amy": "amylase", "lip": "lipase", "mb": "mb", "hgba1c": "hemoglobin a1c", "qn": "quantitative",
+    "ql": "qualitative", "qual": "qualitative", "quant": "quantitative", "conc": "concentration",
+    "tot": "total", "dir": "direct", "ind": "indirect", "ser": "serum", "plas": "plasma", "bld": "blood",
+    "ur": "urine", "csf": "cerebral spinal fluid", "np": "nasopharyngeal", "nph": "nasopharynx",
+    "abg": "arterial blood gas", "vbg": "venous blood gas", "ctrl": "control", "pos": "positive",
+    "neg": "negative", "interp": "interpretation",
+}
+
+DRUG: Final[dict[str, str]] = {
+    "tab": "tablet", "tabs": "tablet", "tb": "tablet", "cap": "capsule", "caps": "capsule",
+    "inj": "injection injectable", "injection": "injection injectable", "soln": "solution", "sol": "solution",
+    "susp": "suspension", "syr": "syrup", "oint": "ointment", "crm": "cream", "supp": "suppository",
+    "er": "extended release", "xr": "extended release", "xl": "extended release", "sr": "extended release",
+    "cr": "extended release", "la": "extended release", "dr": "delayed release", "ec": "delayed release enteric",
+    "odt": "orally disintegrating tablet", "iv": "intravenous", "im": "intramuscular", "sc": "subcutaneous",
+    "subq": "subcutaneous", "po": "oral", "pr": "rectal", "sl": "sublingual", "top": "topical",
+    "ophth": "ophthalmic", "oph": "ophthalmic", "otic": "otic", "neb": "inhalation nebulizer", "inh": "inhalation",
+    "mdi": "metered dose inhaler", "hfa": "inhalant", "pf": "preservative free", "mcg": "mcg", "ug": "mcg",
+    "gm": "g", "gms": "g", "unt": "unt units", "units": "unt units", "u": "unt units", "iu": "unt units",
+    "meq": "meq", "ml": "ml", "qd": "daily", "bid": "twice daily", "tid": "three times daily",
+    "qid": "four times daily", "prn": "as needed", "hcl": "hydrochloride",
+    "d5w": "dextrose 5 water", "ns": "sodium chloride 0.9", "kcl": "potassium chloride", "asa": "aspirin",
+    "apap": "acetaminophen", "hctz": "hydrochlorothiazide", "mvi": "multivitamin", "ntg": "nitroglycerin",
+    "amp": "ampule injection", "vl": "vial injection", "pfs": "prefilled syringe", "chew": "chewable",
+    "liq": "liquid solution", "elix": "elixir", "pwd": "powder", "pwdr": "powder", "patch": "transdermal patch",
+}
+
+ALL: Final[dict[str, str]] = {**DRUG, **LAB}  # lab wins where both define a token (e.g. "cr")

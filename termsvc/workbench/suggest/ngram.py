@@ -1,0 +1,46 @@
+"""Candidate retrieval: character n-gram TF-IDF over every name of every target, with the local file's names in
+the document frequencies (as Usagi does), so words common in the lab's own file weigh less. Names of one
+candidate are stored contiguously, so a candidate's retrieval score is the best of its names in one reduceat."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+
+class NgramIndex:
+    def __init__(self, names_per_candidate: Sequence[Sequence[str]], local_names: Sequence[str] = ()) -> None:
+        flat: list[str] = []
+        starts: list[int] = []
+        for names in names_per_candidate:
+            starts.append(len(flat))
+            flat.extend(names if names else [""])
+        self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), lowercase=False,
+                                           sublinear_tf=True, dtype=np.float32)
+        self._vectorizer.fit([*flat, *local_names])
+        self._matrix = self._vectorizer.transform(flat).tocsr()
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self.size = len(starts)
+
+    def scores(self, text: str) -> NDArray[np.float32]:
+        """Cosine similarity of `text` to each candidate's best name."""
+        if self.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        query = self._vectorizer.transform([text])
+        per_name = np.asarray((self._matrix @ query.T).todense()).ravel()
+        return np.maximum.reduceat(per_name, self._starts).astype(np.float32)
+
+    def top(self, text: str, n: int, allowed: NDArray[np.bool_] | None = None) -> list[tuple[int, float]]:
+        """The n best candidates (index, cosine), best first; `allowed` masks candidates out."""
+        scores = self.scores(text)
+        if allowed is not None:
+            scores = np.where(allowed, scores, -1.0).astype(np.float32)
+        n = min(n, self.size)
+        if n <= 0:
+            return []
+        best = np.argpartition(-scores, n - 1)[:n]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(i), float(scores[i])) for i in best if scores[i] >= 0.0]
