@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,9 @@ class Ranked:
 
 
 def normalise(name: str) -> str:
-    return re.sub(r"\s+", " ", name.strip().lower())
+    from termsvc.workbench.suggest import evidence_key
+
+    return evidence_key(name)
 
 
 def evidence(conn: Connection, target_system: str) -> dict[str, list[tuple[str, int]]]:
