@@ -41,7 +41,7 @@ def _code(engine: Engine, project: Project, code: str) -> StoredCode:
 
 
 def test_approval_of_an_unknown_target_is_refused(engine: Engine, project: Project) -> None:
-    with pytest.raises(Invalid, match="'1-1' does not exist in http://loinc.org\\|2.79"), engine.begin() as conn:
+    with pytest.raises(Invalid, match=r"'1-1' does not exist in http://loinc\.org\|2\.79"), engine.begin() as conn:
         actions.approve(conn, project, _code(engine, project, "K"), "1-1", "ann")
 
 
