@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, TooCostly
+from termsvc.ops import expansion_cache
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.store import queries as q
 from valuesets.compose import Compiled, Compiler
@@ -347,7 +348,8 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     compiler = Compiler(conn, request.rules, find_value_set)
     compiled = compiler.compile(request.value_set, "c")
     supplements = resolve_supplements(conn, required_supplements(request.value_set, _strings(params, "useSupplement")))
-    query = Query(compiled, active_only=request.active_only, text_filter=request.text_filter)
+    query = expansion_cache.answering(conn, params, request.value_set, compiled,
+                                      Query(compiled, active_only=request.active_only, text_filter=request.text_filter))
     total = query.total(conn)
     if request.count is None and total - request.offset > request.threshold:
         raise TooCostly(f"The value set '{_canonical(request.value_set)}' expansion has too many codes to produce "
