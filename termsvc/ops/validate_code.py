@@ -54,6 +54,8 @@ class CodingCheck:
     unknown_system: str | None = None
     # in the value set being validated against (set by ValueSet/$validate-code)
     member: bool = False
+    # the code is not in a fragment code system: it may still exist in the full system
+    unknown_in_fragment: bool = False
     # issue texts that are not repeated in `message` (the ecosystem leaves case notes out of it)
     quiet: set[str] = field(default_factory=set)
 
@@ -141,9 +143,10 @@ def _unknown_code(check: CodingCheck, cs: cs_ops.CodeSystemVersion, code: str, p
     if cs.row.content == "fragment":
         # A fragment lists only some codes: a missing one may exist, so this is a warning, not a failure.
         check.valid = True
+        check.unknown_in_fragment = True
         check.add("warning", "code-invalid", f"Unknown Code '{code}' in {where} - note that the code system "
                   "is labeled as a fragment, so the code may be valid in some other fragment", paths.code,
-                  message_id="UNKNOWN_CODE_IN_FRAGMENT", details_code="invalid-code")
+                  message_id="UNKNOWN_CODE_IN_FRAGMENT", details_code="invalid-code", in_message=False)
         return
     check.add("error", "code-invalid", f"Unknown code '{code}' in {where}", paths.code,
               message_id="Unknown_Code_in_Version" if cs.version else "Unknown_Code_in",

@@ -58,15 +58,24 @@ def _member_if_active_ignored(conn: Connection, value_set: dict[str, Any], rules
     return _member(conn, relaxed, url, version, code, case_insensitive)
 
 
+def _takes_whole_system(value_set: dict[str, Any], url: str) -> bool:
+    compose = value_set.get("compose") or {}
+    return not compose.get("exclude") and any(
+        isinstance(i, dict) and i.get("system") == url and not i.get("concept") and not i.get("filter")
+        and not i.get("valueSet") for i in compose.get("include", []) or [])
+
+
 def _known(conn: Connection, url: str, version: str) -> bool:
     return any(r.version == version for r in q.code_system_versions(conn, url))
 
 
-def _infer_system(conn: Connection, compiled: Compiled, code: str) -> str | None:
+def _infer_systems(conn: Connection, compiled: Compiled, code: str) -> list[str]:
+    """The systems of the value set that have the code: inference works only when there is exactly one."""
+    found: list[str] = []
     for cs in compiled.used_systems.values():
-        if _member(conn, compiled, cs.url, cs.version or None, code, False):
-            return cs.url
-    return None
+        if cs.url not in found and _member(conn, compiled, cs.url, cs.version or None, code, False):
+            found.append(cs.url)
+    return found
 
 
 def _version_in_value_set(compiled: Compiled, url: str) -> str | None:
@@ -130,7 +139,11 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     try:
         compiled = Compiler(conn, rules, find_value_set, lenient=True).compile(value_set, "c")
     except NotFound as exc:
-        # an import that cannot be found makes the answer "not valid", not a failed request
+        # an import or include that cannot be found makes the answer "not valid", not a failed request
+        if exc.message_id == "UNKNOWN_CODESYSTEM_EXP":
+            answered = _unknown_include_system(conn, params, value_set)
+            if answered is not None:
+                return answered
         return _failed(exc, params)
     resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
     language = params.string("displayLanguage") or accept_language or _default_language(value_set)
@@ -147,8 +160,10 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     for coding, paths in codings:
         system, code = coding.get("system"), coding.get("code")
         inferred_none = False
+        candidates: list[str] = []
         if not system and infer and isinstance(code, str):
-            system = _infer_system(conn, compiled, code)
+            candidates = _infer_systems(conn, compiled, code)
+            system = candidates[0] if len(candidates) == 1 else None
             inferred_none = system is None
         version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None) or (
             rules.default.get(system) if system else None) or (
@@ -172,7 +187,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             check.issues = []
             check.quiet = set()
         if inferred_none and isinstance(code, str):
-            check.issues = [_unable_to_infer(code, value_set, paths)]
+            check.issues = [_unable_to_infer(code, value_set, paths, candidates)]
         if mismatch and pinned:
             where = "version" if paths.code == "code" else f"{paths.concept}.version"
             included = _include_version(value_set, str(system)) or ""
@@ -239,7 +254,10 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                                                      coding.get("version")))
         elif outside and isinstance(code, str):
             _not_in_concept(check, code, coding, value_set, paths)
-        if (check.system and not check.unknown_system and isinstance(code, str)
+        if check.unknown_in_fragment and check.system and _takes_whole_system(value_set, check.system):
+            # the value set takes every code of the system, so any code the fragment may lack belongs to it
+            check.member = True
+        elif (check.system and not check.unknown_system and isinstance(code, str)
                 and not _member(conn, member_in, check.system, check.version, code,
                                 check.normalized_code is not None, active_only=active_only)):
             check.valid = False
@@ -391,6 +409,35 @@ def _mismatch_default(conn: Connection, check: CodingCheck, in_vs_version: str, 
     check.quiet.add(text_)
 
 
+def _unknown_include_system(conn: Connection, params: OpParams, value_set: dict[str, Any]) -> dict[str, Any] | None:
+    """The value set includes a code system that is not known: a single code of that system is reported as
+    unvalidatable (caused by the unknown system); one of another unknown system is simply not in the value set."""
+    missing = [str(i["system"]) for i in (value_set.get("compose") or {}).get("include", []) or []
+               if isinstance(i, dict) and i.get("system") and not q.code_system_versions(conn, str(i["system"]))]
+    codings, concept, given_code = _codings(params)
+    if concept is not None or len(codings) != 1 or not missing:
+        return None
+    coding, paths = codings[0]
+    system, code = coding.get("system"), coding.get("code")
+    if not isinstance(system, str) or not isinstance(code, str) or q.code_system_versions(conn, system):
+        return None
+    check = check_coding(conn, system=system, code=code, version=coding.get("version"), paths=paths)
+    for entry in check.issues:
+        entry["location"] = entry.get("expression", [])
+    result = to_parameters([check], given_code=given_code)
+    if system not in missing:
+        # the reference server words this case without quotes around the system
+        for entry in check.issues:
+            entry["details"]["text"] = entry["details"]["text"].replace(f"'{system}'", system)
+        check.issues.insert(0, _not_in_value_set(system, code, coding.get("display"), value_set, paths,
+                                                 coding.get("version")))
+        result = to_parameters([check], given_code=given_code)
+        for parameter in result["parameter"]:
+            if parameter["name"] == "x-caused-by-unknown-system":
+                parameter["name"] = "x-unknown-system"
+    return result
+
+
 def _failed(error: NotFound, params: OpParams) -> dict[str, Any]:
     entry = issue("error", error.issue_code, error.message, message_id=error.message_id,
                   details_code=error.details_code)
@@ -418,10 +465,14 @@ def _not_in_concept(check: CodingCheck, code: str, coding: dict[str, Any], value
     check.quiet.add(entry["details"]["text"])
 
 
-def _unable_to_infer(code: str, value_set: dict[str, Any], paths: Paths) -> dict[str, Any]:
-    entry = issue("error", "not-found", f"The System URI could not be determined for the code '{code}' in the "
-                  f"ValueSet '{_canonical(value_set)}'", expression=[paths.code],
-                  message_id="UNABLE_TO_INFER_CODESYSTEM", details_code="cannot-infer")
+def _unable_to_infer(code: str, value_set: dict[str, Any], paths: Paths, candidates: list[str]) -> dict[str, Any]:
+    text_ = f"The System URI could not be determined for the code '{code}' in the ValueSet '{_canonical(value_set)}'"
+    message_id = "UNABLE_TO_INFER_CODESYSTEM"
+    if len(candidates) > 1:
+        text_ += f": value set expansion has multiple matches: [{', '.join(candidates)}]"
+        message_id = "Unable_to_resolve_system__value_set_has_multiple_matches"
+    entry = issue("error", "not-found", text_, expression=[paths.code], message_id=message_id,
+                  details_code="cannot-infer")
     entry["location"] = [paths.code]
     return entry
 
