@@ -78,3 +78,21 @@ def write_rows(conn: Connection, table_name: str, columns: tuple[str, ...], rows
             cursor.executemany(f"INSERT INTO {table_name} ({column_list}) VALUES ({placeholders})", rows)
         finally:
             cursor.close()
+
+
+def write_int_columns(conn: Connection, table_name: str, columns: tuple[str, ...],
+                      values: Sequence[Any]) -> None:
+    """Write integer-only rows given column by column (e.g. numpy arrays), inside the current transaction:
+    on PostgreSQL one COPY of the whole batch as one text block; elsewhere `write_rows`."""
+    lists = [column.tolist() if hasattr(column, "tolist") else list(column) for column in values]
+    if conn.dialect.name != "postgresql":
+        write_rows(conn, table_name, columns, list(zip(*lists, strict=True)))
+        return
+    driver_conn = conn.connection.driver_connection
+    assert driver_conn is not None
+    line = "\t".join("%d" for _ in columns) + "\n"
+    text_rows = "".join(line % row for row in zip(*lists, strict=True))
+    with driver_conn.cursor() as cursor, cursor.copy(
+        f"COPY {table_name} ({', '.join(columns)}) FROM STDIN"
+    ) as copy:
+        copy.write(text_rows)

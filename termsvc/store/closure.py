@@ -1,39 +1,52 @@
-"""The transitive closure of is-a, built set-wise in SQL after a version's edges are written.
+"""The transitive closure of is-a, built after a version's edges are written.
 
-One recursive query per version (UNION removes duplicate paths and ends on cycles), then a check that no
-concept reached itself, then the self-rows. Both engines run the same SQL."""
+The edges are read back, the closure is computed with integer arrays (store.closure_arrays: each concept's
+ancestors once, in topological order, however many paths reach them), and the rows, self-rows included,
+are appended in primary-key order through the bulk path (COPY on PostgreSQL). A cycle is reported by naming
+a concept on it. Why not a recursive SQL query: it derives each pair once per path and was the longest stage
+of a SNOMED CT load (see bench/README.md)."""
 
 from __future__ import annotations
 
+import numpy as np
 from sqlalchemy import Connection, text
 
 from termsvc.errors import LoadError
+from termsvc.store.bulk import write_int_columns
+from termsvc.store.closure_arrays import CycleError, ancestor_pairs
 
-_CLOSURE_SQL = """
-INSERT INTO closure (ancestor_id, descendant_id, code_system_id)
-WITH RECURSIVE anc(descendant_id, ancestor_id) AS (
-    SELECT child_id, parent_id FROM concept_edge WHERE code_system_id = :cs
-    UNION
-    SELECT anc.descendant_id, e.parent_id
-    FROM anc JOIN concept_edge e ON e.child_id = anc.ancestor_id
-)
-SELECT ancestor_id, descendant_id, :cs FROM anc
-"""
+CLOSURE_COLUMNS = ("ancestor_id", "descendant_id", "code_system_id")
+WRITE_ROWS = 200_000  # rows per write: bounds the Python objects alive at once
+
+
+def _ids(conn: Connection, sql: str, code_system_id: int, width: int) -> np.ndarray:
+    rows = conn.execute(text(sql), {"cs": code_system_id}).all()
+    return np.array(rows, dtype=np.int64).reshape(len(rows), width)
 
 
 def build_closure(conn: Connection, code_system_id: int) -> int:
-    has_edges = conn.execute(text("SELECT 1 FROM concept_edge WHERE code_system_id = :cs LIMIT 1"),
-                             {"cs": code_system_id}).scalar()
-    if has_edges:
-        conn.execute(text(_CLOSURE_SQL), {"cs": code_system_id})
-        cycle = conn.execute(text(
-            "SELECT c.code FROM closure k JOIN concept c ON c.concept_id = k.descendant_id "
-            "WHERE k.code_system_id = :cs AND k.ancestor_id = k.descendant_id LIMIT 1"),
-            {"cs": code_system_id}).scalar()
-        if cycle is not None:
-            raise LoadError("<hierarchy>", f"is-a cycle: code {cycle!r} is its own ancestor")
-    conn.execute(text("INSERT INTO closure (ancestor_id, descendant_id, code_system_id) "
-                      "SELECT concept_id, concept_id, code_system_id FROM concept WHERE code_system_id = :cs"),
-                 {"cs": code_system_id})
-    return int(conn.execute(text("SELECT COUNT(*) FROM closure WHERE code_system_id = :cs"),
-                            {"cs": code_system_id}).scalar_one())
+    """Write the closure rows of one code system version; return how many were written."""
+    concepts = _ids(conn, "SELECT concept_id FROM concept WHERE code_system_id = :cs", code_system_id, 1)[:, 0]
+    edges = _ids(conn, "SELECT child_id, parent_id FROM concept_edge WHERE code_system_id = :cs",
+                 code_system_id, 2)
+    # dense indices in id order, so sorted dense keys are sorted ids; edges may name codes left undefined
+    nodes = np.unique(np.concatenate([concepts, edges.reshape(-1)]))
+    n = len(nodes)
+    child = np.searchsorted(nodes, edges[:, 0])
+    parent = np.searchsorted(nodes, edges[:, 1])
+    del edges
+    try:
+        pairs = ancestor_pairs(child, parent, n)
+    except CycleError as cycle:
+        code = conn.execute(text("SELECT code FROM concept WHERE concept_id = :id"),
+                            {"id": int(nodes[cycle.node])}).scalar()
+        raise LoadError("<hierarchy>", f"is-a cycle: code {code!r} is its own ancestor") from None
+    own = np.searchsorted(nodes, concepts)
+    keys = np.concatenate([pairs, own * n + own])
+    del pairs, own
+    keys.sort()
+    for start in range(0, len(keys), WRITE_ROWS):
+        chunk = keys[start:start + WRITE_ROWS]
+        write_int_columns(conn, "closure", CLOSURE_COLUMNS,
+                          [nodes[chunk // n], nodes[chunk % n], np.full(len(chunk), code_system_id)])
+    return len(keys)
