@@ -83,3 +83,19 @@ def test_terminology_capabilities_claims_validate_code(client: TestClient) -> No
     assert body["validateCode"] == {"translations": False}
     assert body["kind"] == "instance"
     assert body["status"] == "active"
+
+
+def test_versions_operation_names_fhir_r4_and_is_listed(client: TestClient) -> None:
+    body = client.get("/fhir/$versions").json()
+    assert {p["name"]: p["valueCode"] for p in body["parameter"]} == {"version": "4.0", "default": "4.0"}
+    rest = client.get("/fhir/metadata").json()["rest"][0]
+    assert {"name": "versions", "definition": "http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions"
+            } in rest["operation"]
+
+
+def test_capability_statement_declares_the_tested_features(client: TestClient) -> None:
+    features = {e["extension"][0]["valueCanonical"]: e["extension"][1]
+                for e in client.get("/fhir/metadata").json()["extension"]}
+    assert features["http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version"] == {"url": "value",
+                                                                                         "valueCode": "1.9.3"}
+    assert "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter" in features

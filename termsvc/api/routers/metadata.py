@@ -20,6 +20,27 @@ _STARTED = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 _RELEASED = datetime.fromtimestamp(Path(__file__).stat().st_mtime, UTC).strftime("%Y-%m-%d")
 
 
+# the FHIR version this server speaks, as $versions names it (major.minor)
+FHIR_VERSION = "4.0"
+OPERATION_DEFINITIONS = {"versions": "http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions"}
+if "versions" not in SYSTEM_OPERATIONS:
+    SYSTEM_OPERATIONS.append("versions")
+
+
+# application features (the tx-ecosystem IG's FeatureDefinitions): the version of the HL7 terminology
+# ecosystem tests this release is checked against (tests/test_conformance.py), and that code systems may be
+# sent as parameters (`tx-resource`)
+FEATURE = "http://hl7.org/fhir/uv/application-feature/StructureDefinition/feature"
+TESTED_WITH = "http://hl7.org/fhir/uv/tx-tests/FeatureDefinition/test-version"
+TX_TESTS_VERSION = "1.9.3"
+CODESYSTEM_AS_PARAMETER = "http://hl7.org/fhir/uv/tx-ecosystem/FeatureDefinition/CodeSystemAsParameter"
+
+
+def _feature(definition: str, value: object, kind: str) -> dict[str, Any]:
+    return {"url": FEATURE, "extension": [{"url": "definition", "valueCanonical": definition},
+                                          {"url": "value", kind: value}]}
+
+
 def capability_statement(base_url: str) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
     for capability in sorted(REGISTRY.values(), key=lambda c: c.type):
@@ -37,11 +58,13 @@ def capability_statement(base_url: str) -> dict[str, Any]:
     if SYSTEM_INTERACTIONS:
         rest["interaction"] = [{"code": code} for code in SYSTEM_INTERACTIONS]
     if SYSTEM_OPERATIONS:
-        rest["operation"] = [{"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/Resource-{op}"}
-                             for op in SYSTEM_OPERATIONS]
+        rest["operation"] = [{"name": op, "definition": OPERATION_DEFINITIONS.get(
+            op, f"http://hl7.org/fhir/OperationDefinition/Resource-{op}")} for op in SYSTEM_OPERATIONS]
     return {
         "resourceType": "CapabilityStatement",
         "id": "termsvc",
+        "extension": [_feature(TESTED_WITH, TX_TESTS_VERSION, "valueCode"),
+                      _feature(CODESYSTEM_AS_PARAMETER, True, "valueBoolean")],
         "url": f"{base_url}/metadata",
         "version": __version__,
         "name": "TermsvcCapabilityStatement",
@@ -74,3 +97,9 @@ def metadata(request: Request, mode: str | None = None) -> Response:
 
         return fhir_response(request, terminology_capabilities(request))
     return fhir_response(request, capability_statement(base_url_of(request)))
+
+
+@router.api_route("/$versions", methods=["GET", "POST"], summary="The FHIR versions this server supports")
+def versions(request: Request) -> Response:
+    return fhir_response(request, {"resourceType": "Parameters", "parameter": [
+        {"name": "version", "valueCode": FHIR_VERSION}, {"name": "default", "valueCode": FHIR_VERSION}]})
