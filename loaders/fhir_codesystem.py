@@ -174,6 +174,9 @@ class CodeSystemLoad:
                 status = "deprecated"
             elif meaning == "notSelectable" and prop_type == "boolean":
                 abstract = value == "true"
+        if status is None and _standards_status(concept) == "deprecated":
+            # the concept's own standards-status extension deprecates it just as a status property would
+            status = "deprecated"
         self._at(f"{path}.code")
         writer.add_concept(code, concept.get("display"), active=active, abstract=abstract, status=status,
                            definition=concept.get("definition"))
@@ -224,3 +227,13 @@ class CodeSystemLoad:
             self._at(where)
             writer.add_designation(code, designation["value"], language=designation.get("language"),
                                    use=(use.get("system"), use.get("code"), use.get("display")) if use else None)
+
+
+STANDARDS_STATUS = "http://hl7.org/fhir/StructureDefinition/structuredefinition-standards-status"
+
+
+def _standards_status(element: dict[str, Any]) -> str | None:
+    for ext in element.get("extension") or []:
+        if isinstance(ext, dict) and ext.get("url") == STANDARDS_STATUS and isinstance(ext.get("valueCode"), str):
+            return str(ext["valueCode"])
+    return None
