@@ -56,6 +56,8 @@ class CodingCheck:
     member: bool = False
     # the code is not in a fragment code system: it may still exist in the full system
     unknown_in_fragment: bool = False
+    # an abstract (not selectable) code where the request does not allow one
+    abstract_refused: bool = False
     # issue texts that are not repeated in `message` (the ecosystem leaves case notes out of it)
     quiet: set[str] = field(default_factory=set)
 
@@ -130,6 +132,7 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
     check.display = cs_ops.display_in(cs, concept, designations, languages)
     if concept.abstract and not abstract_allowed:
         check.valid = False
+        check.abstract_refused = True
         check.add("error", "business-rule", f"Code '{cs.url}#{concept.code}' is abstract, and not allowed in "
                   "this context", paths.code, message_id="ABSTRACT_CODE_NOT_ALLOWED", details_code="code-rule")
     _status(check, concept, paths)

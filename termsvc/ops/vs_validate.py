@@ -58,6 +58,27 @@ def _member_if_active_ignored(conn: Connection, value_set: dict[str, Any], rules
     return _member(conn, relaxed, url, version, code, case_insensitive)
 
 
+def _deprecated_in_value_set(compiled: Compiled, check: CodingCheck, code: str, value_set: dict[str, Any],
+                             paths: Paths) -> None:
+    """A value set may mark one of its codes deprecated (valueset-deprecated or standards-status)."""
+    for cs_id, cs in compiled.used_systems.items():
+        if cs.url != check.system or (check.version and cs.version != check.version):
+            continue
+        shown = compiled.compose_displays.get((cs_id, check.normalized_code or code))
+        for ext in shown.extensions if shown else []:
+            value = str(ext.get("valueCode") or ext.get("valueBoolean") or "").lower()
+            if value in ("true", "deprecated"):
+                text_ = (f"The presence of the concept '{code}' in the system '{cs.url}' in the value set "
+                         f"{_canonical(value_set)} is marked with a status of deprecated and its use should be "
+                         "reviewed")
+                entry = issue("warning", "business-rule", text_, expression=[paths.code],
+                              message_id="CONCEPT_DEPRECATED_IN_VALUESET", details_code="code-comment")
+                entry["location"] = [paths.code]
+                check.issues.append(entry)
+                check.quiet.add(text_)
+                return
+
+
 def _takes_whole_system(value_set: dict[str, Any], url: str) -> bool:
     compose = value_set.get("compose") or {}
     return not compose.get("exclude") and any(
@@ -276,6 +297,11 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 _not_in_concept(check, code, coding, value_set, paths)
         elif check.system and not check.unknown_system and isinstance(code, str):
             check.member = True
+            _deprecated_in_value_set(member_in, check, code, value_set, paths)
+            if check.abstract_refused and concept is None:
+                # a code that may not be chosen here is not a member of the value set for this use
+                check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set,
+                                                         paths, coding.get("version")))
         checks.append(check)
     if checks:
         for entry in _status_issues(compiled):
