@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Connection, Engine
 
@@ -250,14 +251,15 @@ def history(
         p = get_project(conn, name)
         stored = local_code(conn, p, code)
         rows = decisions_of(conn, stored.local_code_id)
-    table = Table(title=f"{code}: {stored.display}")
+    table = Table(title=escape(f"{code}: {stored.display}"))
     for column in ("#", "when", "reviewer", "action", "from", "to", "target", "equivalence", "comment"):
         table.add_column(column)
     for r in rows:
-        table.add_row(str(r.decision_id), f"{r.decided_at:%Y-%m-%d %H:%M:%S}", r.reviewer, r.action,
-                      r.previous_state, r.new_state,
-                      f"{r.target_code} {r.target_display or ''}".strip() if r.target_code else "",
-                      r.equivalence or "", r.comment or "")
+        # SQLite hands back raw timestamps as text, PostgreSQL as datetimes: both print as ISO
+        when = str(r.decided_at).replace("T", " ")[:19]
+        target = f"{r.target_code} {r.target_display or ''}".strip() if r.target_code else ""
+        table.add_row(*(escape(v) for v in (str(r.decision_id), when, r.reviewer, r.action, r.previous_state,
+                                            r.new_state, target, r.equivalence or "", r.comment or "")))
     console.print(table if rows else f"no decisions on {code} yet")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -71,20 +72,20 @@ class Reviewer:
     def _show(self, code: StoredCode, candidates: list[Ranked], remaining: int) -> None:
         with self.engine.connect() as conn:
             state = d.current_state(conn, code.local_code_id)
-        self.console.rule(f"{code.code}: {code.display}  ({remaining} pending)")
+        self.console.rule(escape(f"{code.code}: {code.display}  ({remaining} pending)"))
         context = [f"count {code.count}"] + [f"{k} {v}" for k, v in (("units", code.units),
                                              ("specimen", code.specimen), ("category", code.category)) if v]
         context += [f"{k}={v}" for k, v in code.extra.items()]
-        self.console.print("  ".join(context), highlight=False)
+        self.console.print("  ".join(context), highlight=False, markup=False)
         if state.comment:
-            self.console.print(f"[yellow]note:[/] {state.comment}", highlight=False)
+            self.console.print(f"[yellow]note:[/] {escape(state.comment)}", highlight=False)
         table = Table(show_header=True, header_style="bold")
         for column in ("#", "code", "display", "score", "why"):
             table.add_column(column)
         for c in candidates:
-            table.add_row(str(c.rank), c.target_code, c.display, f"{c.score:.2f}", c.explanation)
+            table.add_row(str(c.rank), escape(c.target_code), escape(c.display), f"{c.score:.2f}", escape(c.explanation))
         self.console.print(table if candidates else "[dim]no candidates: search with /[/]")
-        self.console.print(HELP, highlight=False)
+        self.console.print(HELP, highlight=False, markup=False)
 
     def _pending_count(self) -> int:
         with self.engine.connect() as conn:
@@ -97,7 +98,7 @@ class Reviewer:
             with self.engine.begin() as conn:
                 self.session.decided.append(action(conn, self.project, *args, **kwargs))
         except TermsvcError as exc:
-            self.console.print(f"[bold red]refused:[/] {exc.message}", highlight=False)
+            self.console.print(f"[bold red]refused:[/] {escape(exc.message)}", highlight=False)
             return False
         return True
 
@@ -162,7 +163,7 @@ class Reviewer:
             elif key == "q":
                 return "quit"
             else:
-                self.console.print(f"unknown key {key!r}. {HELP}", highlight=False)
+                self.console.print(f"unknown key {key!r}. {HELP}", highlight=False, markup=False)
 
     def _search(self) -> list[Ranked]:
         query = self.ask("search: ").strip()

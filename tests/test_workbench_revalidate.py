@@ -1,0 +1,90 @@
+"""After a new target release, approvals whose target became inactive or was renamed go back into review with
+the release's own replacement proposed first (LOINC MAP_TO here), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from termsvc.ops.loading import run_load
+from termsvc.workbench import actions
+from termsvc.workbench import decisions as d
+from termsvc.workbench.import_table import Columns
+from termsvc.workbench.importing import import_codes
+from termsvc.workbench.local_codes import code_by_value
+from termsvc.workbench.projects import Project, create_project
+from termsvc.workbench.revalidate import revalidate
+from termsvc.workbench.suggesting import cached
+from tests.conftest import SAMPLES
+
+
+def _next_release(tmp_path: Path) -> Path:
+    """The sample release, one version on: 6298-4 deprecated with a MapTo.csv replacement, 2819-1 renamed."""
+    release = tmp_path / "loinc-next"
+    shutil.copytree(SAMPLES / "loinc", release)
+    table = release / "LoincTable" / "Loinc.csv"
+    with table.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = rows[0]
+    code, status, name = header.index("LOINC_NUM"), header.index("STATUS"), header.index("LONG_COMMON_NAME")
+    for row in rows[1:]:
+        if row[code] == "6298-4":
+            row[status] = "DEPRECATED"
+        if row[code] == "2819-1":
+            row[name] = "Potassium [Moles/volume] in Cerebral spinal fluid (CSF)"
+    with table.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\r\n").writerows(rows)
+    (release / "LoincTable" / "MapTo.csv").write_text(
+        '"LOINC","MAP_TO","COMMENT"\r\n"6298-4","75940-7","merged for the test"\r\n', encoding="utf-8")
+    return release
+
+
+@pytest.fixture
+def project(engine: Engine, tmp_path: Path) -> Project:
+    run_load(engine, "loinc", SAMPLES / "loinc", version="2.79")
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code,display\nK,POTASSIUM BLOOD\nKCSF,POTASSIUM CSF\nABS,ABSCESS CULTURE\n", encoding="utf-8")
+    with engine.begin() as conn:
+        p = create_project(conn, "lab", "http://hospital.example.org/lab", "http://loinc.org")
+        import_codes(conn, p, codes, columns=Columns())
+        for local, target in (("K", "6298-4"), ("KCSF", "2819-1"), ("ABS", "595-9")):
+            stored = code_by_value(conn, p, local)
+            assert stored is not None
+            actions.approve(conn, p, stored, target, "ann")
+    run_load(engine, "loinc", _next_release(tmp_path), version="2.80")
+    return p
+
+
+def test_inactive_and_renamed_targets_go_back_into_review(engine: Engine, project: Project) -> None:
+    with engine.begin() as conn:
+        reopened = {r.local_code: r for r in revalidate(conn, project, "ann")}
+        states = {c: d.current_state(conn, code_by_value(conn, project, c).local_code_id)  # type: ignore[union-attr]
+                  for c in ("K", "KCSF", "ABS")}
+    assert set(reopened) == {"K", "KCSF"}
+    assert "inactive in http://loinc.org|2.80" in reopened["K"].reason
+    assert reopened["K"].replacements[0][0] == "75940-7" and "MAP_TO" in reopened["K"].replacements[0][2]
+    assert "renamed" in reopened["KCSF"].reason
+    assert states["K"].state == "pending" and "75940-7" in (states["K"].comment or "")
+    assert states["ABS"].state == "approved"
+
+
+def test_the_release_replacement_is_the_first_suggestion(engine: Engine, project: Project) -> None:
+    with engine.begin() as conn:
+        revalidate(conn, project, "ann")
+        k = code_by_value(conn, project, "K")
+        assert k is not None
+        first = cached(conn, k.local_code_id)[0]
+        log = d.history(conn, k.local_code_id)
+    assert first.target_code == "75940-7" and "MAP_TO" in first.explanation
+    assert [(r.action, r.previous_state, r.new_state) for r in log] == [
+        ("approve", "pending", "approved"), ("revalidate", "approved", "pending")]
+
+
+def test_revalidating_twice_changes_nothing_more(engine: Engine, project: Project) -> None:
+    with engine.begin() as conn:
+        revalidate(conn, project, "ann")
+        assert revalidate(conn, project, "ann") == []
