@@ -1,0 +1,147 @@
+"""The audit trail as FHIR AuditEvent: GET /AuditEvent/{id} and search by date, agent, entity, _count.
+
+Audit entries name callers and their network addresses, so reading them always needs a token with
+`system/AuditEvent.rs` (or `.read`), whether or not other reads are open."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import ColumnElement, Engine, and_, or_
+
+from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.render import fhir_response
+from termsvc.api.routers.metadata import base_url_of
+from termsvc.auth import audit
+from termsvc.auth.bearer import authenticate, authorise
+from termsvc.auth.scopes import READ, SEARCH
+from termsvc.errors import Invalid, NotFound
+
+router = APIRouter(tags=["AuditEvent"])
+
+SEARCH_PARAMS = [("date", "date"), ("agent", "reference"), ("entity", "reference"), ("action", "token"),
+                 ("outcome", "token"), ("subtype", "token")]
+declare(ResourceCapability("AuditEvent", interactions=["read", "search-type"], search_params=SEARCH_PARAMS))
+
+DEFAULT_COUNT = 50
+MAX_COUNT = 1000
+_DATE = re.compile(r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb)?(?P<value>\d{4}(-\d{2}(-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)$")
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _range(value: str) -> tuple[datetime, datetime]:
+    """The [start, end) a FHIR date value stands for (its precision decides the width), in UTC."""
+    if len(value) == 4:
+        start = datetime(int(value), 1, 1, tzinfo=UTC)
+        return start, start.replace(year=start.year + 1)
+    if len(value) == 7:
+        start = datetime(int(value[:4]), int(value[5:7]), 1, tzinfo=UTC)
+        end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+        return start, end
+    if len(value) == 10:
+        start = datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return start, start + timedelta(days=1)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    # a time without an offset is taken as UTC, the zone entries are recorded in
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment, moment + timedelta(milliseconds=1)
+
+
+def _date_condition(raw: str) -> ColumnElement[bool]:
+    match = _DATE.match(raw.strip())
+    if match is None:
+        raise Invalid(f"date {raw!r} is not a FHIR date search value (e.g. ge2026-11-23 or 2026-11-23T10:00:00Z)",
+                      expression=["date"])
+    try:
+        start, end = _range(match["value"])
+    except ValueError as exc:
+        raise Invalid(f"date {raw!r} is not a valid date: {exc}", expression=["date"]) from None
+    recorded = audit.TABLE.c.recorded
+    prefix = match["prefix"] or "eq"
+    if prefix == "eq":
+        return and_(recorded >= start, recorded < end)
+    if prefix == "ne":
+        return or_(recorded < start, recorded >= end)
+    if prefix in ("gt", "sa"):
+        return recorded >= end
+    if prefix in ("lt", "eb"):
+        return recorded < start
+    return recorded >= start if prefix == "ge" else recorded < end
+
+
+def _count(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
+    return int(raw)
+
+
+@router.get("/AuditEvent/{audit_id}", summary="Read an AuditEvent (one audited write)")
+def read(request: Request, audit_id: str) -> Response:
+    authorise(authenticate(request), "AuditEvent", READ)
+    if not audit_id.isdigit():
+        raise NotFound(f"AuditEvent/{audit_id} is not known", expression=["id"])
+    with _engine(request).connect() as conn:
+        row = audit.by_id(conn, int(audit_id))
+    if row is None:
+        raise NotFound(f"AuditEvent/{audit_id} is not known", expression=["id"])
+    return fhir_response(request, audit.render(row))
+
+
+@router.get("/AuditEvent", summary="Search AuditEvents (date, agent, entity, action, outcome, subtype, _count)")
+def search(request: Request) -> Response:
+    authorise(authenticate(request), "AuditEvent", SEARCH)
+    query = request.query_params
+    count = min(_count(request, "_count", DEFAULT_COUNT), MAX_COUNT)
+    offset = _count(request, "_offset", 0)
+    c = audit.TABLE.c
+    conditions: list[ColumnElement[bool]] = [_date_condition(raw) for raw in query.getlist("date")]
+    if query.get("agent"):
+        # the agent as shown in AuditEvent.agent.who.display ("token:ci", "jwt:client-1") or its bare name
+        kind, _, name = query["agent"].rpartition(":")
+        conditions.append(c.agent == name)
+        if kind:
+            conditions.append(c.agent_kind == kind)
+    if query.get("entity"):
+        # a reference "ConceptMap/abc" (or a full URL ending so), or a bare id
+        parts = query["entity"].rstrip("/").split("/")
+        conditions.append(c.resource_id == parts[-1])
+        if len(parts) > 1:
+            conditions.append(c.resource_type == parts[-2])
+    if query.get("action"):
+        conditions.append(c.action == query["action"].upper())
+    if query.get("subtype"):
+        conditions.append(c.interaction == query["subtype"].rpartition("|")[2])
+    if query.get("outcome"):
+        if not query["outcome"].isdigit():
+            raise Invalid("outcome must be 0, 4, 8 or 12", expression=["outcome"])
+        conditions.append(c.outcome == int(query["outcome"]))
+    with _engine(request).connect() as conn:
+        total, rows = audit.search(conn, conditions, count=count, offset=offset)
+    base = base_url_of(request)
+    kept = [(k, v) for k, v in query.multi_items() if k not in ("_count", "_offset")]
+
+    def link(at: int) -> str:
+        return f"{base}/AuditEvent?{urlencode([*kept, ('_count', str(count)), ('_offset', str(at))])}"
+
+    links = [{"relation": "self", "url": link(offset)}]
+    if count and offset + count < total:
+        links.append({"relation": "next", "url": link(offset + count)})
+    if count and offset > 0:
+        links.append({"relation": "previous", "url": link(max(0, offset - count))})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+    if rows:
+        bundle["entry"] = [{"fullUrl": f"{base}/AuditEvent/{row.audit_id}", "resource": audit.render(row),
+                            "search": {"mode": "match"}} for row in rows]
+    return fhir_response(request, bundle)
