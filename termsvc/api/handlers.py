@@ -21,7 +21,9 @@ _HTTP_ISSUE_CODES = {400: "invalid", 401: "security", 403: "forbidden", 404: "no
 
 async def _termsvc_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TermsvcError)
-    headers = {"WWW-Authenticate": 'Bearer realm="termsvc"'} if exc.status == 401 else None
+    # an auth error carries its RFC 6750 challenge (error="invalid_token", "insufficient_scope")
+    challenge = getattr(exc, "challenge", None)
+    headers = {"WWW-Authenticate": challenge or 'Bearer realm="termsvc"'} if exc.status == 401 or challenge else None
     return fhir_response(request, from_error(exc), exc.status, headers=headers)
 
 
