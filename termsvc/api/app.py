@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
@@ -14,6 +14,7 @@ from termsvc.api import handlers
 from termsvc.api.outcome import issue, outcome
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
+from termsvc.auth.bearer import read_access
 from termsvc.settings import Settings
 from termsvc.store.engine import make_engine
 
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     "ValueSet/$expand, $validate-code, ConceptMap/$translate and the terminology resources.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # reads need a token only when settings.auth_required_for_reads; writes check their own scopes
+        dependencies=[Depends(read_access)],
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
