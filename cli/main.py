@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from termsvc.cli import demo, workbench
+from termsvc.cli import demo, token, workbench
 from termsvc.errors import LoadError, TermsvcError
 from termsvc.settings import Settings
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(token.app, name="token")
 app.add_typer(workbench.app, name="workbench")
 
 console = Console()
