@@ -134,6 +134,18 @@ class Compiler:
             self._declared[cs.code_system_id] = q.declared_properties(self.conn, cs.code_system_id)
         return self._declared[cs.code_system_id]
 
+    def _imported(self, url: str, version: str | None) -> dict[str, Any]:
+        pinned = None if version else self.rules.value_sets.get(url)
+        if not pinned:
+            return self.find(self.conn, url, version)
+        try:
+            return self.find(self.conn, url, pinned)
+        except NotFound:
+            error = NotFound(f"The value set '{url}' version '{pinned}' (the default-valueset-version for it) "
+                             "could not be found", message_id="VS_EXP_IMPORT_UNK_PINNED")
+            error.details_code = "not-found"
+            raise error from None
+
     def include(self, include: dict[str, Any], alias: str, *, display_from: bool, where: str) -> str:
         parts: list[str] = []
         system = include.get("system")
@@ -180,7 +192,7 @@ class Compiler:
         for canonical in include.get("valueSet", []) or []:
             url, _, version = str(canonical).partition("|")
             contained = self._contained.get(url)
-            imported = contained or self.find(self.conn, url, version or None)
+            imported = contained or self._imported(url, version or None)
             # a contained value set is part of this one, not a value set used
             self.used_value_sets.append({"compose": {}} if contained else imported)
             sub = self.sql.alias()

@@ -28,10 +28,14 @@ class VersionRules:
     check: dict[str, str] = field(default_factory=dict)
     # canonicals of the default (system-version) rules that chose a version, echoed in the expansion
     applied: list[str] = field(default_factory=list)
+    # default-valueset-version: the version of an imported value set the import does not pin itself
+    value_sets: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_lists(cls, force: list[str], default: list[str], check: list[str]) -> VersionRules:
-        return cls(_canonicals(force), _canonicals(default), _canonicals(check))
+    def from_lists(cls, force: list[str], default: list[str], check: list[str],
+                   value_sets: list[str] | None = None) -> VersionRules:
+        return cls(_canonicals(force), _canonicals(default), _canonicals(check),
+                   value_sets=_canonicals(value_sets or []))
 
 
 def version_matches(stored: str, wanted: str) -> bool:

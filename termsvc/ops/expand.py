@@ -97,7 +97,8 @@ def request_from(conn: Connection, params: OpParams, instance: dict[str, Any] | 
         include_definition=params.boolean("includeDefinition", False) is True,
         languages=tuple(parse_languages(language)), properties=tuple(_strings(params, "property")),
         rules=VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
-                                      _strings(params, "check-system-version")),
+                                      _strings(params, "check-system-version"),
+                                      _strings(params, "default-valueset-version")),
         threshold=threshold, exclude_nested=params.boolean("excludeNested", False) is True,
         header_language=header_language, designation_languages=tuple(
             d.partition("|")[2] for d in _strings(params, "designation") if d.startswith("urn:ietf:bcp:47|")))
@@ -362,6 +363,8 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         parameters.append({"name": "used-codesystem", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url})
     rules = request.rules or VersionRules()
     parameters.extend({"name": "system-version", "valueUri": c} for c in rules.applied)
+    parameters.extend({"name": "default-valueset-version", "valueUri": f"{url}|{version}"}
+                      for url, version in rules.value_sets.items())
     parameters.extend(_status_parameters(compiled))
     parameters.extend({"name": "used-supplement", "valueUri": s} for s in supplements)
     fragments = [cs for cs in compiled.used_systems.values() if cs.content == "fragment"]
