@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from termsvc.api.app import create_app
 from termsvc.cli.main import app
