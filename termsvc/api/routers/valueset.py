@@ -85,7 +85,8 @@ async def batch_validate(request: Request) -> Response:
     results: list[dict[str, Any]] = []
     with op_connection(_engine(request), params) as conn:
         for validation in params.resources("validation"):
-            one = OpParams(shared + from_parameters(validation).items)
+            # a validation's own parameters come first, so they override the shared ones
+            one = OpParams(from_parameters(validation).items + shared)
             try:
                 answer = validate_in_value_set(conn, one, None, accept_language=request.headers.get("accept-language"))
             except TermsvcError as exc:
