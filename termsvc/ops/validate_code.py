@@ -21,6 +21,9 @@ from termsvc.ops.lookup import find_code, unknown_system_message
 from termsvc.store import queries as q
 from valuesets.finder import stored_value_set
 
+NO_CODE = ("Unable to find code to validate (looked for coding | codeableConcept | code+system | code+inferSystem in "
+           "parameters")
+
 
 @dataclass(frozen=True)
 class Paths:
@@ -79,8 +82,7 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
                  lenient_display: bool = False) -> CodingCheck:
     paths = paths or Paths.for_code()
     if not code:
-        raise Invalid("No code parameter provided: $validate-code needs a code, coding or codeableConcept",
-                      expression=[paths.code])
+        raise Invalid(NO_CODE)
     check = CodingCheck(system, code)
     if not system:
         check.add("error", "invalid", "Coding has no system. A code with no system has no defined meaning, "
@@ -102,6 +104,10 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
                       paths.system, message_id="Terminology_TX_System_Relative", details_code="invalid-data")
         text_ = unknown_system_message(url, version, resolution.known_versions)
         message_id = "UNKNOWN_CODESYSTEM_VERSION" if version and resolution.known_versions else "UNKNOWN_CODESYSTEM"
+        if version and not resolution.known_versions:
+            text_ = (f"A definition for CodeSystem '{url}' version '{version}' could not be found, so the code cannot "
+                     "be validated. No versions of this code system are known")
+            message_id = "UNKNOWN_CODESYSTEM_VERSION_NONE"
         check.add("error", "not-found", text_, paths.system, message_id=message_id, details_code="not-found")
         check.issues[-1].pop("location", None)
         check.unknown_system = f"{url}|{version}" if version and resolution.known_versions else url
@@ -171,6 +177,15 @@ def _status(check: CodingCheck, concept: q.ConceptRow, paths: Paths) -> None:
                   "be reviewed", paths.code, message_id="DEPRECATED_CONCEPT_FOUND", details_code="code-comment")
 
 
+DISPLAY_USE_SYSTEMS = ("http://terminology.hl7.org/CodeSystem/designation-usage", "http://snomed.info/sct")
+
+
+def _is_display(designation: q.DesignationRow) -> bool:
+    """A designation in no language of its own with a use of the code system's own making (an old spelling,
+    an abbreviation) is another kind of name, not a display to accept or offer."""
+    return bool(designation.language) or not designation.use_code or designation.use_system in DISPLAY_USE_SYSTEMS
+
+
 def _choices(options: list[cs_ops.Display]) -> str:
     shown = [f"'{d.value}'" + (f" ({d.language})" if d.language else "") for d in options]
     if len(shown) == 1:
@@ -183,7 +198,7 @@ def _check_display(check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.
                    paths: Paths, lenient: bool = False) -> None:
     # lenient display validation (a request option) reports a wrong display without failing the code
     severity = "warning" if lenient else "error"
-    every = cs_ops.displays(cs, concept, designations)
+    every = cs_ops.displays(cs, concept, [d for d in designations if _is_display(d)])
     if languages:
         # a display with no language (the code system states none) serves every language
         candidates = [d for d in every

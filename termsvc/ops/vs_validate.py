@@ -7,6 +7,7 @@ ecosystem."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops.expand import compose_parameters, standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
-from termsvc.ops.validate_code import CodingCheck, Paths, check_coding, to_parameters
+from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding, to_parameters
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
@@ -99,6 +100,15 @@ def _infer_systems(conn: Connection, compiled: Compiled, code: str) -> list[str]
     return found
 
 
+def _version_having(conn: Connection, compiled: Compiled, url: str, code: str) -> str | None:
+    """A value set including several versions of a system: the newest of them whose part has the code."""
+    versions = sorted({cs.version for cs in compiled.used_systems.values() if cs.url == url and cs.version},
+                      key=version_key, reverse=True)
+    if len(versions) < 2:
+        return None
+    return next((v for v in versions if _member(conn, compiled, url, v, code, False)), None)
+
+
 def _version_in_value_set(compiled: Compiled, url: str) -> str | None:
     versions = {cs.version for cs in compiled.used_systems.values() if cs.url == url}
     return versions.pop() if len(versions) == 1 else None
@@ -132,6 +142,21 @@ def _default_language(value_set: dict[str, Any]) -> str | None:
     return str(language) if language else None
 
 
+_LANGUAGE_TAG = re.compile(r"^(\*|[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*)$")
+
+
+def _check_display_language(value: str | None) -> None:
+    """displayLanguage is a language tag (or a list of them with weights, as Accept-Language)."""
+    if value is None:
+        return
+    tags = [part.partition(";")[0].strip() for part in value.split(",")]
+    if not tags or any(not _LANGUAGE_TAG.match(tag) for tag in tags):
+        error = Invalid(f"Invalid displayLanguage: '{value}'", issue_code="processing",
+                        message_id="INVALID_DISPLAY_NAME")
+        error.details_code = "invalid-display"
+        raise error
+
+
 def _codings(params: OpParams) -> tuple[list[tuple[dict[str, Any], Paths]], dict[str, Any] | None, str | None]:
     concept = params.complex("codeableConcept")
     if concept is not None:
@@ -145,8 +170,7 @@ def _codings(params: OpParams) -> tuple[list[tuple[dict[str, Any], Paths]], dict
         return [(coding, Paths.for_coding("Coding"))], None, coding.get("code")
     code = params.string("code")
     if not code:
-        raise Invalid("No code parameter provided: $validate-code needs a code, coding or codeableConcept",
-                      expression=["code"])
+        raise Invalid(NO_CODE)
     single = {"system": params.string("system"), "code": code, "version": params.string("systemVersion"),
               "display": params.string("display")}
     return [({k: v for k, v in single.items() if v is not None}, Paths.for_code())], None, code
@@ -167,6 +191,7 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                 return answered
         return _failed(exc, params)
     resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
+    _check_display_language(params.string("displayLanguage"))
     language = params.string("displayLanguage") or accept_language or _default_language(value_set)
     lenient_display = params.boolean("lenient-display-validation", False) is True
     membership_only = params.boolean("valueset-membership-only", False) is True
@@ -189,7 +214,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
         version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None) or (
             rules.default.get(system) if system else None) or (
             # an include naming an unknown version: a version-check parameter still says which version to use
-            _latest_matching(conn, system, rules.check.get(system)) if system in compiled.unresolved else None)
+            _latest_matching(conn, system, rules.check.get(system)) if system in compiled.unresolved else None) or (
+            _version_having(conn, compiled, system, code) if system and isinstance(code, str) else None)
         pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
         mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
         pattern = compiled.patterns.get(system) if system else None
