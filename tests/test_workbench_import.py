@@ -155,3 +155,20 @@ def test_hl7v2_samples_import_with_counts(engine: Engine, project: Project) -> N
     with engine.connect() as conn:
         codes = {c.code: c for c in all_codes(conn, project)}
     assert codes["BCEXT"].count >= 2 and codes["BCEXT"].extra["loinc_hint"] == "600-7"
+
+
+def test_fhir_bundle_observations_are_read_from_entries(engine: Engine, project: Project, tmp_path: Path) -> None:
+    entry = {"resource": {"resourceType": "Observation", "status": "final",
+                          "category": [{"coding": [{"code": "laboratory", "display": "Laboratory"}]}],
+                          "code": {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.999", "code": "HGB",
+                                               "display": "HEMOGLOBIN"}]},
+                          "valueQuantity": {"value": 13.2, "unit": "g/dL"}}}
+    other = {"resource": {"resourceType": "Patient", "id": "p1"}}
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [entry, other, entry]}),
+                    encoding="utf-8")
+    _import(engine, project, path)
+    with engine.connect() as conn:
+        hgb = code_by_value(conn, project, "HGB")
+    assert hgb is not None
+    assert (hgb.display, hgb.count, hgb.units, hgb.category) == ("HEMOGLOBIN", 2, "g/dL", "Laboratory")

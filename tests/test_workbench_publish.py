@@ -158,6 +158,7 @@ def test_an_exported_concept_map_continues_in_another_project(engine: Engine, pr
         assert decided == 2
         assert d.current_state(conn, k.local_code_id).target_code == "6298-4"
         assert d.current_state(conn, xx.local_code_id).state == "rejected"
+        assert import_map_file(conn, other, out, "bob") == 0  # the same map again adds nothing to the log
 
 
 def test_usagi_import_resolves_targets_by_name_and_flags_the_rest(engine: Engine, project: Project,

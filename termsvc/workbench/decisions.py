@@ -91,15 +91,20 @@ def record(conn: Connection, project: Project, local_code_id: int, reviewer: str
          "eq": new.equivalence, "c": new.comment}).scalar_one())
 
 
-def state_before(conn: Connection, decision_id: int) -> State:
-    """The state a code was in just before the given decision (pending if it was the first)."""
+def code_of_decision(conn: Connection, decision_id: int) -> int:
+    """The local code a decision is about."""
     row = conn.execute(text("SELECT local_code_id FROM decision WHERE decision_id = :d"), {"d": decision_id}).first()
     if row is None:
         raise Invalid(f"no decision {decision_id}")
+    return int(row[0])
+
+
+def state_before(conn: Connection, decision_id: int) -> State:
+    """The state a code was in just before the given decision (pending if it was the first)."""
     earlier = conn.execute(text(
         "SELECT new_state, target_code, target_display, equivalence, comment, decision_id FROM decision "
         "WHERE local_code_id = :lc AND decision_id < :d ORDER BY decision_id DESC LIMIT 1"),
-        {"lc": int(row[0]), "d": decision_id}).first()
+        {"lc": code_of_decision(conn, decision_id), "d": decision_id}).first()
     return State(earlier[0], earlier[1], earlier[2], earlier[3], earlier[4], int(earlier[5])) \
         if earlier is not None else State()
 

@@ -106,8 +106,12 @@ def read_usagi(path: Path) -> list[Mapping]:
                  if k and k.startswith("ADD_INFO:") and v}
         if concept_id not in ("", "0"):
             extra["usagi_concept_id"] = concept_id
-        found[code] = Mapping(code, name, count, state, target, equivalence, (row.get("comment") or "") or None,
-                              extra, line)
+        # who decided in Usagi, and when, belongs in the audit trail of the imported decision
+        notes = [row.get("comment") or ""]
+        if (row.get("statusSetBy") or "").strip():
+            notes.append(f"Usagi: {status.lower()} by {row['statusSetBy'].strip()}")
+        found[code] = Mapping(code, name, count, state, target, equivalence,
+                              "; ".join(n for n in notes if n) or None, extra, line)
     return list(found.values())
 
 
@@ -129,6 +133,9 @@ def apply(conn: Connection, project: Project, mappings: list[Mapping], reviewer:
         stored = code_by_value(conn, project, m.code)
         assert stored is not None
         state = _checked(conn, target, m, by_name)
+        now_ = d.current_state(conn, stored.local_code_id)
+        if (now_.state, now_.target_code, now_.equivalence) == (state.state, state.target_code, state.equivalence):
+            continue  # importing the same map again adds nothing to the log
         d.record(conn, project, stored.local_code_id, reviewer, "import", state)
         decided += 1
     return decided

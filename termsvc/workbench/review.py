@@ -180,8 +180,7 @@ class Reviewer:
         last = self.session.decided.pop()
         with self.engine.begin() as conn:
             d.undo(conn, self.project, last, self.reviewer)
-            local_code_id = conn.exec_driver_sql(
-                f"SELECT local_code_id FROM decision WHERE decision_id = {int(last)}").scalar_one()
+            local_code_id = d.code_of_decision(conn, last)
             code = next(c for c in all_codes(conn, self.project) if c.local_code_id == local_code_id)
         self.session.skipped.discard(code.local_code_id)
         self.console.print(f"[yellow]undone[/] decision {last} on {code.code}")
