@@ -4,6 +4,7 @@ CapabilityStatement lists exactly what is mounted."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -12,12 +13,16 @@ class ResourceCapability:
     interactions: list[str] = field(default_factory=list)
     search_params: list[tuple[str, str]] = field(default_factory=list)  # (name, type)
     operations: list[str] = field(default_factory=list)  # e.g. "lookup", "validate-code"
+    # other CapabilityStatement.rest.resource elements, e.g. {"conditionalUpdate": True}
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, ResourceCapability] = {}
 SYSTEM_OPERATIONS: list[str] = []
 # whole-system interactions (CapabilityStatement.rest.interaction), e.g. "batch"
 SYSTEM_INTERACTIONS: list[str] = []
+# CapabilityStatement.rest.security, when a router sets it (termsvc.api.routers.writes: SMART / OAuth)
+SECURITY: dict[str, Any] = {}
 
 
 def declare(capability: ResourceCapability) -> ResourceCapability:
@@ -34,4 +39,5 @@ def declare(capability: ResourceCapability) -> ResourceCapability:
     for op in capability.operations:
         if op not in existing.operations:
             existing.operations.append(op)
+    existing.extras.update(capability.extras)
     return existing

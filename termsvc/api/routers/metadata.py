@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from termsvc import __version__
-from termsvc.api.capabilities import REGISTRY, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS
+from termsvc.api.capabilities import REGISTRY, SECURITY, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS
 from termsvc.api.render import fhir_response
 
 router = APIRouter(tags=["metadata"])
@@ -47,6 +47,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": capability.type}
         if capability.interactions:
             entry["interaction"] = [{"code": code} for code in capability.interactions]
+        entry.update(capability.extras)  # conditionalUpdate etc. follow interaction, precede searchParam
         if capability.search_params:
             entry["searchParam"] = [{"name": name, "type": kind} for name, kind in capability.search_params]
         if capability.operations:
@@ -54,7 +55,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                 {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{capability.type}-{op}"}
                 for op in capability.operations]
         resources.append(entry)
-    rest: dict[str, Any] = {"mode": "server", "resource": resources}
+    # element order matters in XML: security comes between mode and resource
+    rest: dict[str, Any] = {"mode": "server", **({"security": SECURITY} if SECURITY else {}), "resource": resources}
     if SYSTEM_INTERACTIONS:
         rest["interaction"] = [{"code": code} for code in SYSTEM_INTERACTIONS]
     if SYSTEM_OPERATIONS:
