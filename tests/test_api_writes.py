@@ -286,3 +286,11 @@ def test_metadata_declares_the_write_interactions(client: TestClient) -> None:
         if resource["type"] in ("CodeSystem", "ValueSet", "ConceptMap"):
             codes = {i["code"] for i in resource["interaction"]}
             assert {"create", "update", "delete"} <= codes
+            assert resource["conditionalUpdate"] is True
+
+
+def test_metadata_declares_smart_and_oauth_security(client: TestClient) -> None:
+    security = client.get("/fhir/metadata").json()["rest"][0]["security"]
+    services = {c["code"] for s in security["service"] for c in s["coding"]}
+    assert services == {"SMART-on-FHIR", "OAuth"}
+    assert client.get("/fhir/metadata", params={"_format": "xml"}).status_code == 200

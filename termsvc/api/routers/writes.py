@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from termsvc.api import writes
-from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.capabilities import SECURITY, ResourceCapability, declare
 from termsvc.api.outcome import issue, outcome
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
@@ -183,8 +183,21 @@ def _register(resource_type: str) -> None:
     router.add_api_route(prefix + "/{resource_id}", update, methods=["PUT"],
                          summary=f"Create or update a {resource_type} by id")
     router.add_api_route(prefix + "/{resource_id}", delete, methods=["DELETE"], summary=f"Delete a {resource_type}")
-    declare(ResourceCapability(resource_type, interactions=["create", "update", "delete"]))
+    declare(ResourceCapability(resource_type, interactions=["create", "update", "delete"],
+                               extras={"updateCreate": True, "conditionalUpdate": True}))
 
 
 for _type in writes.TYPES:
     _register(_type)
+
+_SERVICE = "http://terminology.hl7.org/CodeSystem/restful-security-service"
+SECURITY.update({
+    "cors": False,
+    "service": [{"coding": [{"system": _SERVICE, "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}]},
+                {"coding": [{"system": _SERVICE, "code": "OAuth", "display": "OAuth"}]}],
+    "description": "Writes need a bearer token (a JWT from the configured OAuth 2.0 issuer, verified with its JWKS, or "
+                   "a token issued by `termsvc token issue`) with the SMART v2 system scope for the type and "
+                   "interaction, e.g. system/ConceptMap.cud (v1 system/ConceptMap.write accepted). Reads are open "
+                   "unless the server is configured to require system/<type>.rs. AuditEvent reads need "
+                   "system/AuditEvent.rs.",
+})
