@@ -4,6 +4,7 @@ short forms LOINC itself uses (SHORTNAME, RELATEDNAMES2) still match."""
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 LAB: Final[dict[str, str]] = {
@@ -29,8 +30,8 @@ LAB: Final[dict[str, str]] = {
     "fe": "iron", "tibc": "iron binding capacity", "ferr": "ferritin", "b12": "cobalamin vitamin b12",
     "vit": "vitamin", "hiv": "human immunodeficiency virus", "hcv": "hepatitis c virus", "hbv": "hepatitis b virus",
     "hbsag": "hepatitis b virus surface antigen", "rsv": "respiratory syncytial virus", "flu": "influenza",
-    "sars": "severe acute respiratory syndrome", "cov": "coronavirus", "covid": "sars-cov-2 covid-19",
-    "covid19": "sars-cov-2 covid-19", "ncov": "sars-cov-2", "ag": "antigen", "ab": "antibody", "abs": "antibodies",
+    "flua": "influenza a", "flub": "influenza b", "infa": "influenza a", "infb": "influenza b",
+    "sc2": "sars-cov-2", "sars": "severe acute respiratory syndrome", "cov": "coronavirus", "covid": "sars-cov-2", "ncov": "sars-cov-2", "ag": "antigen", "ab": "antibody", "abs": "antibodies",
     "igg": "igg antibody", "igm": "igm antibody", "iga": "iga antibody", "pcr": "nucleic acid amplification naa",
     "rt": "reverse transcription", "naat": "nucleic acid amplification naa", "rna": "rna", "dna": "dna",
     "abo": "abo group", "rh": "rh type", "bnp": "natriuretic peptide b", "trop": "troponin", "tni": "troponin i",
@@ -65,5 +66,17 @@ DRUG: Final[dict[str, str]] = {
     "amp": "ampule injection", "vl": "vial injection", "pfs": "prefilled syringe", "chew": "chewable",
     "liq": "liquid solution", "elix": "elixir", "pwd": "powder", "pwdr": "powder", "patch": "transdermal patch",
 }
+
+# Several spellings of one name, folded to one before matching (both the local names and the targets').
+PHRASES: Final[list[tuple[re.Pattern[str], str]]] = [
+    (re.compile(r"\bsars[ -]?(?:coronavirus|cov)[ -]?2\b|\b(?:2019[ -]?)?ncov(?:[ -]?2019)?\b|\bcovid[ -]?19\b"),
+     "sars-cov-2"),
+    (re.compile(r"\brespiratory syncytial virus\b"), "rsv respiratory syncytial virus"),
+    (re.compile(r"\bflu ([ab])\b"), r"influenza \1"),
+    (re.compile(r"\bhemoglobin a1c\b|\bhb a1c\b"), "hemoglobin a1c"),
+]
+# Words vendors add to test names that say nothing about the test ("SARS-CoV-2 Result Interpretation").
+NOISE: Final[frozenset[str]] = frozenset({"result", "results", "test", "assay", "report", "final", "interpretation",
+                                          "interp", "value", "level", "lvl", "panel", "screen", "the", "of", "for"})
 
 ALL: Final[dict[str, str]] = {**DRUG, **LAB}  # lab wins where both define a token (e.g. "cr")

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from termsvc.workbench.suggest.abbreviations import ALL
+from termsvc.workbench.suggest.abbreviations import ALL, NOISE, PHRASES
 
 # A full stop inside a word is an abbreviation's ("q.d.", "b.i.d."); between digits it is a decimal point.
 _INNER_DOT = re.compile(r"(?<=[a-z])\.(?=[a-z])")
@@ -39,12 +39,26 @@ def tokens(text: str) -> list[str]:
     return [token for token in re.split(r"[\s/\-]+", fold(text)) if token]
 
 
+def canonical(text: str) -> str:
+    """Folded, with the known spellings of one name made one."""
+    folded = fold(text)
+    for pattern, replacement in PHRASES:
+        folded = pattern.sub(replacement, folded)
+    return folded
+
+
+def without_noise(text: str) -> str:
+    """The words of a folded name that say something about the test (all of them if none would be left)."""
+    kept = [word for word in text.split() if word not in NOISE]
+    return " ".join(kept) if kept else text
+
+
 def expand(text: str, table: Mapping[str, str] = ALL) -> str:
-    """The folded text with each known abbreviation followed by its long form. A word right after a number is a
-    unit ("25 mg" is milligrams, not magnesium), so it is not expanded."""
+    """The canonical text with each known abbreviation followed by its long form. A word right after a number is
+    a unit ("25 mg" is milligrams, not magnesium), so it is not expanded."""
     out: list[str] = []
     previous = ""
-    for word in fold(text).split():
+    for word in canonical(text).split():
         out.append(word)
         bare = word.strip("-/")
         long_form = table.get(bare)

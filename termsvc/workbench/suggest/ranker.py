@@ -17,7 +17,7 @@ from termsvc.workbench.suggest.abbreviations import DRUG, LAB
 from termsvc.workbench.suggest.context import LocalContext, TargetAxes, adjust
 from termsvc.workbench.suggest.model import Candidate, LocalTerm, Suggestion
 from termsvc.workbench.suggest.ngram import NgramIndex
-from termsvc.workbench.suggest.normalise import evidence_key, expand, tokens
+from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, tokens, without_noise
 
 SHORTLIST = 200
 EVIDENCE_BOOST = 0.45  # an earlier approval of the same local name outweighs any name or context difference
@@ -97,7 +97,7 @@ class TargetIndex:
 
     def _rank(self, text: str, top: int, filters: Mapping[str, str] | None, term: LocalTerm | None,
               evidence: Mapping[str, Sequence[tuple[str, int]]] | None) -> list[Suggestion]:
-        query = expand(text, self._table)
+        query = expand(without_noise(canonical(text)), self._table)
         query_words = frozenset(tokens(query))
         allowed = self._allowed(filters)
         shortlist = dict(self._ngrams.top(query, SHORTLIST, allowed))

@@ -87,6 +87,7 @@ def specimen_systems(specimen: str | None) -> tuple[frozenset[str], frozenset[st
             loose |= fair
             if site:
                 sites.add(site)
-    if len(sites) >= 2:  # a kit taking several respiratory sites is coded to the grouping systems
-        strong |= {"Respiratory", "Respiratory.upper"}
+    if len(sites) >= 2:  # a kit taking several respiratory sites is coded to the grouping systems, not one site
+        loose |= strong | _RESPIRATORY_GROUP
+        strong = {"Respiratory", "Respiratory.upper"}
     return frozenset(strong), frozenset(loose - strong)

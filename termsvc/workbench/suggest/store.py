@@ -3,6 +3,7 @@ SQL, as Candidates. version None means the current version."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -18,6 +19,9 @@ RANKING_PROPERTIES = ("PROPERTY", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS", 
 _REPLACEMENTS = ("MAP_TO", "remapped_to")
 # LOINC keeps parts, answers and answer lists in the same code system as its terms: they are never mapping targets
 _NOT_TARGETS = ("PartTypeName", "AnswerList", "Answer")
+# ... and the nodes of its component hierarchy carry no property at all: LOINC's targets are its terms, whose
+# numbers are digits with a check digit (parts are LP..., answers LA..., lists LL...)
+_TARGET_CODES = {"http://loinc.org": re.compile(r"^\d{1,7}-\d$")}
 
 _VERSION = text("SELECT code_system_id, version FROM code_system WHERE url = :url AND version = :version")
 _CURRENT = text("SELECT code_system_id, version FROM code_system WHERE url = :url "
@@ -54,7 +58,10 @@ def read_candidates(conn: Connection, system: str, version: str | None) -> list[
         shown = value_display if kind == "Coding" and code not in _REPLACEMENTS and value_display else value
         props[concept_id][code].append(shown)
     out: list[Candidate] = []
+    wanted = _TARGET_CODES.get(system)
     for concept_id, code, display, active in conn.execute(_CONCEPTS, {"cs": cs, "no": False}):
+        if wanted is not None and not wanted.match(code):
+            continue
         mine: dict[str, list[str]] = props.get(concept_id, {})
         if any(key in mine for key in _NOT_TARGETS):
             continue

@@ -1,0 +1,175 @@
+"""The suggestion engine over an in-memory pool of real LOINC, RxNorm and ICD-10-CM names: context steers the
+ranking, abbreviations are understood, inactive targets never come back, earlier approvals win, filters hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from termsvc.errors import Invalid
+from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidence_key
+
+
+def _loinc(code: str, name: str, prop: str, system: str, *, short: str = "", cls: str = "CHEM",
+           active: bool = True, replaced_by: tuple[str, ...] = ()) -> Candidate:
+    return Candidate(code, name, (short,) if short else (), {"PROPERTY": (prop,), "SYSTEM": (system,),
+                     "CLASS": (cls,), "SCALE_TYP": ("Qn",)}, active, replaced_by)
+
+
+LAB = [
+    _loinc("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Potassium SerPl-sCnc"),
+    _loinc("22760-3", "Potassium [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Potassium SerPl-mCnc"),
+    _loinc("2828-2", "Potassium [Moles/volume] in Urine", "SCnc", "Ur", short="Potassium Ur-sCnc"),
+    _loinc("6298-4", "Potassium [Moles/volume] in Blood", "SCnc", "Bld", short="Potassium Bld-sCnc"),
+    _loinc("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Sodium SerPl-sCnc"),
+    _loinc("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Glucose SerPl-mCnc"),
+    _loinc("2350-7", "Glucose [Mass/volume] in Urine", "MCnc", "Ur", short="Glucose Ur-mCnc"),
+    _loinc("718-7", "Hemoglobin [Mass/volume] in Blood", "MCnc", "Bld", short="Hgb Bld-mCnc", cls="HEM/BC"),
+    _loinc("4544-3", "Hematocrit [Volume Fraction] of Blood by Automated count", "VFr", "Bld", short="Hct VFr Bld Auto",
+           cls="HEM/BC"),
+    _loinc("6690-2", "Leukocytes [#/volume] in Blood by Automated count", "NCnc", "Bld", short="WBC # Bld Auto",
+           cls="HEM/BC"),
+    _loinc("3094-0", "Urea nitrogen [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="BUN SerPl-mCnc"),
+    _loinc("3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", "ACnc", "Ser/Plas", short="TSH SerPl-aCnc"),
+    _loinc("1742-6", "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", "CCnc", "Ser/Plas",
+           short="ALT SerPl-cCnc"),
+]
+
+
+@pytest.fixture(scope="module")
+def lab() -> TargetIndex:
+    return TargetIndex.from_candidates(LAB, local_names=["K", "NA", "GLU URINE", "HGB", "WBC", "BUN", "TSH"])
+
+
+def _codes(index: TargetIndex, term: LocalTerm, **kwargs: object) -> list[str]:
+    return [s.target_code for s in index.suggest(term, **kwargs)]  # type: ignore[arg-type]
+
+
+def test_units_mmol_per_litre_steer_potassium_to_substance_concentration(lab: TargetIndex) -> None:
+    codes = _codes(lab, LocalTerm("K1", "K", units="mmol/L", specimen="serum"))
+    assert codes[0] == "2823-3"
+    assert codes.index("2823-3") < codes.index("22760-3")
+
+
+def test_units_mg_per_decilitre_steer_potassium_to_mass_concentration(lab: TargetIndex) -> None:
+    assert _codes(lab, LocalTerm("K2", "K", units="mg/dL", specimen="serum"))[0] == "22760-3"
+
+
+def test_specimen_urine_steers_to_the_urine_term(lab: TargetIndex) -> None:
+    assert _codes(lab, LocalTerm("G1", "Glucose", units="mg/dL", specimen="Urine, random"))[0] == "2350-7"
+    assert _codes(lab, LocalTerm("G2", "Glucose", units="mg/dL", specimen="Serum"))[0] == "2345-7"
+
+
+@pytest.mark.parametrize(("local", "code"), [("HGB", "718-7"), ("WBC", "6690-2"), ("BUN", "3094-0"),
+                                             ("TSH", "3016-3"), ("ALT", "1742-6"), ("NA", "2951-2")])
+def test_lab_abbreviations_find_the_long_name(lab: TargetIndex, local: str, code: str) -> None:
+    assert _codes(lab, LocalTerm(local, local))[0] == code
+
+
+def test_explanation_says_why(lab: TargetIndex) -> None:
+    best = lab.suggest(LocalTerm("K1", "K", units="mmol/L", specimen="serum"))[0]
+    assert "mmol/L->SCnc" in best.explanation and "Ser/Plas" in best.explanation
+    assert 0.0 <= best.score <= 1.0
+
+
+def test_scores_are_in_order_and_within_zero_and_one(lab: TargetIndex) -> None:
+    scores = [s.score for s in lab.suggest(LocalTerm("X", "potassium serum"), top=10)]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_top_limits_the_number_of_suggestions(lab: TargetIndex) -> None:
+    assert len(lab.suggest(LocalTerm("X", "potassium"), top=3)) == 3
+
+
+def test_earlier_approval_wins_over_name_and_units(lab: TargetIndex) -> None:
+    evidence = {evidence_key("  K  "): [("22760-3", 2)]}
+    suggestions = lab.suggest(LocalTerm("K1", "K", units="mmol/L", specimen="serum"), evidence=evidence)
+    assert suggestions[0].target_code == "22760-3"
+    assert "approved 2x" in suggestions[0].explanation
+
+
+def test_filter_by_system_keeps_only_that_system(lab: TargetIndex) -> None:
+    codes = _codes(lab, LocalTerm("K", "potassium"), filters={"system": "Ur"})
+    assert codes[0] == "2828-2"
+    assert set(codes) <= {"2828-2", "2350-7"}
+
+
+def test_filter_by_class(lab: TargetIndex) -> None:
+    codes = _codes(lab, LocalTerm("H", "hemoglobin"), filters={"class": "HEM/BC"})
+    assert codes and all(code in {"718-7", "4544-3", "6690-2"} for code in codes)
+
+
+def test_unknown_filter_is_rejected(lab: TargetIndex) -> None:
+    with pytest.raises(Invalid, match="colour"):
+        lab.suggest(LocalTerm("K", "potassium"), filters={"colour": "red"})
+
+
+def test_search_ranks_names_without_context(lab: TargetIndex) -> None:
+    assert lab.search("sodium")[0].target_code == "2951-2"
+
+
+def test_inactive_target_is_never_suggested() -> None:
+    index = TargetIndex.from_candidates([
+        _loinc("10550-2", "Temazepam [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", active=False),
+        *LAB])
+    assert "10550-2" not in _codes(index, LocalTerm("T", "Temazepam"))
+
+
+def test_match_on_inactive_target_suggests_its_replacement() -> None:
+    index = TargetIndex.from_candidates([
+        _loinc("5927-9", "Potassium [Molecules/volume] in Dialysis fluid", "SCnc", "Dial fld", active=False,
+               replaced_by=("2823-3",)),
+        *LAB])
+    suggestions = index.suggest(LocalTerm("D", "Potassium molecules dialysis fluid"))
+    assert "5927-9" not in [s.target_code for s in suggestions]
+    replacement = next(s for s in suggestions if s.target_code == "2823-3")
+    assert "replaces inactive 5927-9" in replacement.explanation
+
+
+ICD = [Candidate("E11.9", "Type 2 diabetes mellitus without complications"),
+       Candidate("E10.9", "Type 1 diabetes mellitus without complications"),
+       Candidate("I10", "Essential (primary) hypertension"),
+       Candidate("J45.909", "Unspecified asthma, uncomplicated")]
+
+
+def test_code_system_with_display_only_works() -> None:
+    index = TargetIndex.from_candidates(ICD)
+    assert index.suggest(LocalTerm("DM2", "diabetes type 2, uncomplicated"))[0].target_code == "E11.9"
+    assert index.suggest(LocalTerm("HTN", "hypertension", units="mmHg", specimen="blood"))[0].target_code == "I10"
+
+
+RX = [
+    Candidate("866924", "Metoprolol Tartrate 25 MG Oral Tablet", (), {"TTY": ("SCD",)}),
+    Candidate("866514", "Metoprolol Tartrate 50 MG Oral Tablet", (), {"TTY": ("SCD",)}),
+    Candidate("866427", "24 HR Metoprolol Succinate 25 MG Extended Release Oral Tablet", (), {"TTY": ("SCD",)}),
+    Candidate("6918", "metoprolol", (), {"TTY": ("IN",)}),
+    Candidate("866923", "Metoprolol Tartrate 25 MG", (), {"TTY": ("SCDC",)}),
+    Candidate("197361", "Amlodipine 5 MG Oral Tablet", (), {"TTY": ("SCD",)}),
+    Candidate("308136", "Amlodipine 10 MG Oral Tablet", (), {"TTY": ("SCD",)}),
+    Candidate("2395", "Vitamin B 12 0.5 MG/ACTUAT Nasal Spray", (), {"TTY": ("SCD",)}),
+]
+
+
+@pytest.fixture(scope="module")
+def rx() -> TargetIndex:
+    return TargetIndex.from_candidates(RX)
+
+
+def test_drug_strength_and_dose_form_pick_the_clinical_drug(rx: TargetIndex) -> None:
+    codes = _codes(rx, LocalTerm("M25", "metoprolol tartrate 25 mg tab"))
+    assert codes[0] == "866924"
+    assert codes.index("866924") < codes.index("866514")
+    assert codes.index("866924") < codes.index("6918")
+
+
+def test_drug_strength_in_micrograms_meets_milligrams(rx: TargetIndex) -> None:
+    assert _codes(rx, LocalTerm("B12", "vitamin b12 500mcg nasal spray"))[0] == "2395"
+
+
+def test_amlodipine_ten_milligrams_over_five(rx: TargetIndex) -> None:
+    codes = _codes(rx, LocalTerm("A10", "amlodipine 10mg tab"))
+    assert codes[0] == "308136"
+
+
+def test_filter_by_tty(rx: TargetIndex) -> None:
+    assert _codes(rx, LocalTerm("M", "metoprolol"), filters={"tty": "IN"}) == ["6918"]
