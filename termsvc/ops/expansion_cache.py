@@ -22,6 +22,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from termsvc.api.params import OpParams
+from termsvc.store.bulk import BulkWriter
+from termsvc.store.expansion_tables import ExpansionWord
 from valuesets.compose import Compiled
 from valuesets.expand import COLUMNS, Query, Row
 
@@ -98,6 +100,7 @@ def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dic
                 "SELECT expansion_id FROM expansion WHERE value_set_url = :u AND value_set_version = :v"),
                 {"u": url, "v": version})]
             for expansion_id in old:
+                conn.execute(text("DELETE FROM expansion_word WHERE expansion_id = :x"), {"x": expansion_id})
                 conn.execute(text("DELETE FROM expansion_entry WHERE expansion_id = :x"), {"x": expansion_id})
                 conn.execute(text("DELETE FROM expansion WHERE expansion_id = :x"), {"x": expansion_id})
             expansion_id = int(conn.execute(text(
@@ -108,6 +111,7 @@ def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dic
             if kept:
                 conn.execute(text(_fill_sql(conn.dialect.name, compiled.condition)),
                              {**compiled.params, "xid": expansion_id})
+                _index_words(conn, expansion_id)
             return Kept(expansion_id, total, kept)
     except IntegrityError:
         # another process stored the same expansion first: use theirs
@@ -132,6 +136,23 @@ def _fill_sql(dialect: str, condition: str) -> str:
             f"FROM concept c WHERE {condition}")
 
 
+# longer words are indexed by their first WORD_CHARS characters (an index key has a size limit)
+WORD_CHARS = 200
+# sorts after every continuation of a prefix in bytewise (UTF-8) order
+_AFTER = "\U0010ffff"
+
+
+def _index_words(conn: Connection, expansion_id: int) -> None:
+    """The distinct whitespace-separated words of each entry's search text, where a filter word is looked up
+    (a filter word matches at the start of the text or after a space, as valuesets.expand matches it)."""
+    rows = conn.execute(text("SELECT position, search FROM expansion_entry WHERE expansion_id = :x"),
+                        {"x": expansion_id}).all()
+    words = [(expansion_id, word, int(position)) for position, search in rows
+             for word in {w[:WORD_CHARS] for w in str(search).split()}]
+    BulkWriter(conn).write(ExpansionWord.__table__, ("expansion_id", "word", "position"),  # type: ignore[attr-defined]
+                           words)
+
+
 @dataclass
 class StoredQuery:
     """Totals and pages read from a kept expansion. Unfiltered pages seek by position (an index range, the
@@ -143,14 +164,20 @@ class StoredQuery:
     text_filter: str | None = None
 
     def where(self) -> tuple[str, dict[str, Any]]:
+        """The entries asked for: `e` is the expansion's entries, narrowed to the positions every filter word
+        matches (one index range per word, intersected) and to active codes if asked."""
         where = "e.expansion_id = :xid"
         params: dict[str, Any] = {"xid": self.expansion_id}
         if self.active_only:
             where += " AND e.active"
+        ranges = []
         for index, word in enumerate((self.text_filter or "").lower().split()):
-            params[f"tf{index}"] = _like(word) + "%"
-            params[f"tfi{index}"] = "% " + _like(word) + "%"
-            where += f" AND (e.search LIKE :tf{index} ESCAPE '\\' OR e.search LIKE :tfi{index} ESCAPE '\\')"
+            prefix = word[:WORD_CHARS]
+            params[f"lo{index}"], params[f"hi{index}"] = prefix, prefix + _AFTER
+            ranges.append(f"SELECT position FROM expansion_word WHERE expansion_id = :xid AND word >= :lo{index} "
+                          f"AND word < :hi{index}")
+        if ranges:
+            where += f" AND e.position IN ({' INTERSECT '.join(ranges)})"
         return where, params
 
     def total(self, conn: Connection) -> int:

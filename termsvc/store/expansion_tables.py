@@ -47,3 +47,20 @@ class ExpansionEntry(SQLModel, table=True):
     active: bool = True
     display_lower: str | None = Field(default=None, sa_column=Column(Text))
     search: str = Field(sa_column=Column(Text, nullable=False))
+
+
+# Bytewise order on PostgreSQL too, so a prefix is one index range (`word >= 'abc' AND word < 'abc\U0010ffff'`)
+# whatever the database's locale; SQLite compares bytes already.
+WordText = Text().with_variant(Text(collation="C"), "postgresql")
+
+
+class ExpansionWord(SQLModel, table=True):
+    """Each distinct word of an entry's `search` text, so that a text filter reads the index range of each
+    word's prefix (cost proportional to the matches) instead of scanning every entry of the expansion."""
+
+    __tablename__ = "expansion_word"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    expansion_id: int = Field(primary_key=True)
+    word: str = Field(sa_column=Column(WordText, primary_key=True))
+    position: int = Field(primary_key=True)
