@@ -24,6 +24,9 @@ from termsvc.errors import LoadError
 from termsvc.store.loadrun import CodeSystemWriter, LoadRun
 
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
+# the concept properties http://hl7.org/fhir/concept-properties defines
+KNOWN_PROPERTIES = frozenset({"inactive", "deprecated", "notSelectable", "parent", "child", "partOf", "synonym",
+                              "comment", "itemWeight", "status", "effectiveDate", "retirementDate", "alternateCode"})
 CONTENT = ("not-present", "example", "fragment", "complete", "supplement")
 INACTIVE_STATUS = frozenset({"retired", "inactive"})
 # value[x] key -> (property type stored, Python types the JSON value must have)
@@ -83,7 +86,10 @@ class CodeSystemLoad:
             if not isinstance(prop, dict) or not isinstance(prop.get("code"), str):
                 raise self._error("property has no code", f"{self.base}.property[{index}]", "code")
             uri = prop.get("uri")
-            if isinstance(uri, str) and uri.startswith(CONCEPT_PROPERTIES):
+            # a uri naming no property the spec defines (a typo, a local one) says nothing: the code decides,
+            # as it does on the reference servers
+            if isinstance(uri, str) and uri.startswith(CONCEPT_PROPERTIES) and \
+                    uri[len(CONCEPT_PROPERTIES):] in KNOWN_PROPERTIES:
                 out[prop["code"]] = uri[len(CONCEPT_PROPERTIES):]
         return out
 

@@ -60,6 +60,8 @@ class Compiled:
     unresolved: dict[str, str] = field(default_factory=dict)
     patterns: dict[str, str] = field(default_factory=dict)
     check_failures: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # url -> the versions the compose names for it (includes and excludes)
+    named_versions: dict[str, set[str]] = field(default_factory=dict)
 
 
 class Compiler:
@@ -90,6 +92,7 @@ class Compiler:
         # lenient: url -> (version used, check-system-version it fails)
         self.check_failures: dict[str, tuple[str, str]] = {}
         self._declared: dict[int, dict[str, str]] = {}
+        self.named_versions: dict[str, set[str]] = {}
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
         self._contained = {f"#{r['id']}": r for r in value_set.get("contained", []) or []
@@ -98,7 +101,7 @@ class Compiler:
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
                         self.enumerated, self.whole_system, self.versionless, self.unresolved, self.patterns,
-                        self.check_failures)
+                        self.check_failures, self.named_versions)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -150,6 +153,8 @@ class Compiler:
         parts: list[str] = []
         system = include.get("system")
         if isinstance(system, str) and system:
+            if include.get("version"):
+                self.named_versions.setdefault(system, set()).add(str(include["version"]))
             try:
                 cs = resolve_system(self.conn, system, include.get("version"), self.rules,
                                     enforce_check=not self.lenient)

@@ -28,6 +28,8 @@ class VersionRules:
     check: dict[str, str] = field(default_factory=dict)
     # canonicals of the default (system-version) rules that chose a version, echoed in the expansion
     applied: list[str] = field(default_factory=list)
+    # canonicals of check-system-version rules that chose the version of a versionless include
+    checks_applied: list[str] = field(default_factory=list)
     # default-valueset-version: the version of an imported value set the import does not pin itself
     value_sets: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +72,10 @@ def resolve_system(conn: Connection, url: str, include_version: str | None, rule
         canonical = f"{url}|{rules.default[url]}"
         if canonical not in rules.applied:
             rules.applied.append(canonical)
+    if not rules.force.get(url) and not include_version and url not in rules.default and url in rules.check:
+        canonical = f"{url}|{rules.check[url]}"
+        if canonical not in rules.checks_applied:
+            rules.checks_applied.append(canonical)
     rows = q.code_system_versions(conn, url)
     row = pick_version(rows, wanted)
     if row is None:

@@ -302,10 +302,12 @@ def _status_parameters(compiled: Compiled) -> list[dict[str, Any]]:
 
 
 def _multi_version(compiled: Compiled) -> dict[str, bool]:
+    """Systems an expansion shows `contains.version` for: more than one version used, or named by the
+    compose (a forced version may make them one, the reader still needs to know which it got)."""
     seen: dict[str, int] = {}
     for cs in compiled.used_systems.values():
         seen[cs.url] = seen.get(cs.url, 0) + 1
-    return {url: n > 1 for url, n in seen.items()}
+    return {url: n > 1 or len(compiled.named_versions.get(url, ())) > 1 for url, n in seen.items()}
 
 
 def _cs_language(cs: q.CodeSystemRow) -> str | None:
@@ -363,6 +365,7 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         parameters.append({"name": "used-codesystem", "valueUri": f"{cs.url}|{cs.version}" if cs.version else cs.url})
     rules = request.rules or VersionRules()
     parameters.extend({"name": "system-version", "valueUri": c} for c in rules.applied)
+    parameters.extend({"name": "check-system-version", "valueUri": c} for c in rules.checks_applied)
     parameters.extend({"name": "default-valueset-version", "valueUri": f"{url}|{version}"}
                       for url, version in rules.value_sets.items())
     parameters.extend(_status_parameters(compiled))
