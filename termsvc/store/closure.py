@@ -19,16 +19,24 @@ CLOSURE_COLUMNS = ("ancestor_id", "descendant_id", "code_system_id")
 WRITE_ROWS = 200_000  # rows per write: bounds the Python objects alive at once
 
 
-def _ids(conn: Connection, sql: str, code_system_id: int, width: int) -> np.ndarray:
-    rows = conn.execute(text(sql), {"cs": code_system_id}).all()
+def _ids(conn: Connection, sql: str, width: int) -> np.ndarray:
+    """Integer rows straight from the driver's cursor: plain tuples, no result-row objects (millions of them)."""
+    driver_conn = conn.connection.driver_connection
+    assert driver_conn is not None
+    cursor = driver_conn.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     return np.array(rows, dtype=np.int64).reshape(len(rows), width)
 
 
 def build_closure(conn: Connection, code_system_id: int) -> int:
     """Write the closure rows of one code system version; return how many were written."""
-    concepts = _ids(conn, "SELECT concept_id FROM concept WHERE code_system_id = :cs", code_system_id, 1)[:, 0]
-    edges = _ids(conn, "SELECT child_id, parent_id FROM concept_edge WHERE code_system_id = :cs",
-                 code_system_id, 2)
+    cs = int(code_system_id)  # an int in the SQL text: one statement for both drivers' parameter styles
+    concepts = _ids(conn, f"SELECT concept_id FROM concept WHERE code_system_id = {cs}", 1)[:, 0]
+    edges = _ids(conn, f"SELECT child_id, parent_id FROM concept_edge WHERE code_system_id = {cs}", 2)
     # dense indices in id order, so sorted dense keys are sorted ids; edges may name codes left undefined
     nodes = np.unique(np.concatenate([concepts, edges.reshape(-1)]))
     n = len(nodes)
