@@ -79,7 +79,7 @@ class CodingCheck:
 def check_coding(conn: Connection, *, system: str | None, code: str | None, version: str | None = None,
                  display: str | None = None, display_language: str | None = None,
                  abstract_allowed: bool = True, paths: Paths | None = None,
-                 lenient_display: bool = False) -> CodingCheck:
+                 lenient_display: bool = False, supplements: list[str] | None = None) -> CodingCheck:
     paths = paths or Paths.for_code()
     if not code:
         raise Invalid(NO_CODE)
@@ -135,6 +135,8 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
     # designations matter only for a display in another language or one that is not the concept's own
     needs_designations = bool(languages) or (display is not None and display != concept.display)
     designations = q.designations(conn, concept.concept_id) if needs_designations else []
+    if needs_designations and supplements:
+        designations = designations + _supplement_designations(conn, cs.url, concept.code, supplements)
     check.display = cs_ops.display_in(cs, concept, designations, languages)
     if concept.abstract and not abstract_allowed:
         check.valid = False
@@ -145,6 +147,23 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
     if display is not None:
         _check_display(check, cs, concept, designations, display, languages, paths, lenient_display)
     return check
+
+
+def _supplement_designations(conn: Connection, url: str, code: str, supplements: list[str]
+                            ) -> list[q.DesignationRow]:
+    """Designations the supplements in use (url|version) add to the code: they are displays too."""
+    out: list[q.DesignationRow] = []
+    for canonical in supplements:
+        found = cs_ops.resolve(conn, *cs_ops.split_canonical(canonical, None)).found
+        if found is None or found.row.content != "supplement":
+            continue
+        # a supplement of another code system adds nothing to this one
+        if str(found.resource.get("supplements") or url).partition("|")[0] != url:
+            continue
+        extra = q.find_concept(conn, found.id, code)
+        if extra is not None:
+            out.extend(q.designations(conn, extra.concept_id))
+    return out
 
 
 def _unknown_code(check: CodingCheck, cs: cs_ops.CodeSystemVersion, code: str, paths: Paths) -> None:

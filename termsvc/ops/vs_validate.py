@@ -22,7 +22,7 @@ from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding,
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
-from valuesets.finder import find_value_set
+from valuesets.finder import find_value_set, stored_value_set
 from valuesets.supplements import required_supplements, resolve_supplements
 from valuesets.versions import VersionRules, pick_version, version_matches
 
@@ -180,17 +180,20 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
                           accept_language: str | None) -> dict[str, Any]:
     value_set = value_set_of(conn, params, instance)
     rules = VersionRules.from_lists(_strings(params, "force-system-version"), _strings(params, "system-version"),
-                                    _strings(params, "check-system-version"))
+                                    _strings(params, "check-system-version"),
+                                    _strings(params, "default-valueset-version"))
     try:
         compiled = Compiler(conn, rules, find_value_set, lenient=True).compile(value_set, "c")
     except NotFound as exc:
         # an import or include that cannot be found makes the answer "not valid", not a failed request
+        if exc.message_id == "VS_EXP_IMPORT_UNK_PINNED":
+            exc = _missing_pinned(conn, rules) or exc
         if exc.message_id == "UNKNOWN_CODESYSTEM_EXP":
             answered = _unknown_include_system(conn, params, value_set)
             if answered is not None:
                 return answered
         return _failed(exc, params)
-    resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
+    supplements = resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
     _check_display_language(params.string("displayLanguage"))
     language = params.string("displayLanguage") or accept_language or _default_language(value_set)
     lenient_display = params.boolean("lenient-display-validation", False) is True
@@ -228,7 +231,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             member_in = Compiler(conn, forced, find_value_set, lenient=True).compile(value_set, "c")
         check = check_coding(conn, system=system, code=code, version=pinned if mismatch else version,
                              display=coding.get("display"), display_language=language,
-                             abstract_allowed=abstract_allowed, paths=paths, lenient_display=lenient_display)
+                             abstract_allowed=abstract_allowed, paths=paths, lenient_display=lenient_display,
+                             supplements=supplements)
         if membership_only and not check.unknown_system:
             # only membership is asked: what the code system says about the code is left out
             check.issues = []
@@ -488,6 +492,18 @@ def _unknown_include_system(conn: Connection, params: OpParams, value_set: dict[
             if parameter["name"] == "x-caused-by-unknown-system":
                 parameter["name"] = "x-unknown-system"
     return result
+
+
+def _missing_pinned(conn: Connection, rules: VersionRules) -> NotFound | None:
+    """The value set a default-valueset-version names is not known: for validation that is simply a value
+    set that cannot be found."""
+    for url, version in rules.value_sets.items():
+        if stored_value_set(conn, url, version) is None:
+            error = NotFound(f"A definition for the value Set '{url}|{version}' could not be found",
+                             message_id="Unable_to_resolve_value_Set_")
+            error.details_code = "not-found"
+            return error
+    return None
 
 
 def _failed(error: NotFound, params: OpParams) -> dict[str, Any]:
