@@ -172,3 +172,19 @@ def test_fhir_bundle_observations_are_read_from_entries(engine: Engine, project:
         hgb = code_by_value(conn, project, "HGB")
     assert hgb is not None
     assert (hgb.display, hgb.count, hgb.units, hgb.category) == ("HEMOGLOBIN", 2, "g/dL", "Laboratory")
+
+
+def test_local_codes_of_observation_components_are_imported(engine: Engine, project: Project,
+                                                            tmp_path: Path) -> None:
+    def part(code: str, display: str) -> dict[str, object]:
+        return {"code": {"coding": [{"system": "http://hospital.example.org/vitals", "code": code,
+                                     "display": display}]}, "valueQuantity": {"value": 120, "unit": "mm[Hg]"}}
+    bp = {"resourceType": "Observation", "status": "final",
+          "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+          "component": [part("SBP", "SYSTOLIC BP"), part("DBP", "DIASTOLIC BP")]}
+    path = tmp_path / "bp.ndjson"
+    path.write_text(json.dumps(bp) + "\n", encoding="utf-8")
+    _import(engine, project, path)
+    with engine.connect() as conn:
+        codes = {c.code: c for c in all_codes(conn, project)}
+    assert set(codes) == {"SBP", "DBP"} and codes["SBP"].units == "mm[Hg]"

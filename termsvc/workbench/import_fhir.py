@@ -64,6 +64,16 @@ def _text(concept: Any) -> str:
     return str(concept.get("text") or "")
 
 
+def _coded_parts(resource: dict[str, Any], where: str) -> Iterator[tuple[dict[str, Any], Any, str]]:
+    """Observation.code and each component's code (panels such as blood pressure carry local codes there),
+    with the value that goes with it and where it sits."""
+    yield resource.get("code") or {}, resource.get("valueQuantity"), f"{where or 'Observation'}.code"
+    for i, component in enumerate(resource.get("component") or []):
+        if isinstance(component, dict):
+            yield component.get("code") or {}, component.get("valueQuantity"), \
+                f"{where or 'Observation'}.component[{i}].code"
+
+
 def read_observations(paths: list[Path], local_system: str | None = None) -> list[ImportedCode]:
     found: dict[str, ImportedCode] = {}
     units: dict[str, Counter[str]] = {}
@@ -71,38 +81,44 @@ def read_observations(paths: list[Path], local_system: str | None = None) -> lis
         for line, where, resource in _resources(path):
             if resource.get("resourceType") != "Observation":
                 continue
-            code = resource.get("code") or {}
-            codings = [c for c in code.get("coding") or [] if isinstance(c, dict) and c.get("code")]
-            local = [c for c in codings if c.get("system") == local_system] or \
-                [c for c in codings if not is_standard(c.get("system"))]
-            if not local:
-                continue
-            coding = local[0]
-            display = str(coding.get("display") or code.get("text") or "").strip()
-            if not display:
-                raise LoadError(str(path), f"local code {coding['code']!r} has no display and Observation.code has "
-                                           "no text", line=line, path=where or None, field_name="Observation.code")
-            key = str(coding["code"])
-            item = found.get(key)
-            if item is None:
-                hint = next((c["code"] for c in codings if c.get("system") == "http://loinc.org"), None)
-                extra = {"coding_system": str(coding.get("system") or "")}
-                if hint:
-                    extra["loinc_hint"] = str(hint)
-                specimen = resource.get("specimen") or {}
-                item = found[key] = ImportedCode(
-                    key, display, specimen=(specimen.get("display") if isinstance(specimen, dict) else None),
-                    category=_text((resource.get("category") or [None])[0]) or None, extra=extra,
-                    source_file=str(path))
-                units[key] = Counter()
-            item.count += 1
-            quantity = resource.get("valueQuantity")
-            if isinstance(quantity, dict) and (quantity.get("unit") or quantity.get("code")):
-                units[key][str(quantity.get("code") or quantity.get("unit"))] += 1
+            for code, quantity, place in _coded_parts(resource, where):
+                key = _record(found, units, path, line, place, resource, code, local_system)
+                if key and isinstance(quantity, dict) and (quantity.get("unit") or quantity.get("code")):
+                    units[key][str(quantity.get("code") or quantity.get("unit"))] += 1
     for key, item in found.items():
         if units[key]:
             item.units = units[key].most_common(1)[0][0]
     return list(found.values())
+
+
+def _record(found: dict[str, ImportedCode], units: dict[str, Counter[str]], path: Path, line: int | None,
+            place: str, resource: dict[str, Any], code: Any, local_system: str | None = None) -> str | None:
+    """Counts one local coding of a CodeableConcept; returns its code (None if it has only standard codings)."""
+    codings = [c for c in (code.get("coding") if isinstance(code, dict) else None) or []
+               if isinstance(c, dict) and c.get("code")]
+    local = [c for c in codings if c.get("system") == local_system] or \
+        [c for c in codings if not is_standard(c.get("system"))]
+    if not local:
+        return None
+    coding = local[0]
+    display = str(coding.get("display") or code.get("text") or "").strip()
+    if not display:
+        raise LoadError(str(path), f"local code {coding['code']!r} has no display and the concept has no text",
+                        line=line, path=place.rsplit(".code", 1)[0] if line is None else None, field_name=place)
+    key = str(coding["code"])
+    item = found.get(key)
+    if item is None:
+        hint = next((c["code"] for c in codings if c.get("system") == "http://loinc.org"), None)
+        extra = {"coding_system": str(coding.get("system") or "")}
+        if hint:
+            extra["loinc_hint"] = str(hint)
+        specimen = resource.get("specimen") or {}
+        item = found[key] = ImportedCode(
+            key, display, specimen=(specimen.get("display") if isinstance(specimen, dict) else None),
+            category=_text((resource.get("category") or [None])[0]) or None, extra=extra, source_file=str(path))
+        units[key] = Counter()
+    item.count += 1
+    return key
 
 
 def fhir_files(path: Path) -> list[Path]:
