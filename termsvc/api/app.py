@@ -29,8 +29,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     "ValueSet/$expand, $validate-code, ConceptMap/$translate and the terminology resources.",
         docs_url="/docs",
         openapi_url="/openapi.json",
-        # reads need a token only when settings.auth_required_for_reads; writes check their own scopes
-        dependencies=[Depends(read_access)],
+        # reads need a token only when settings.auth_required_for_reads (writes check their own scopes); when
+        # reads are open the dependency is left out, so the hot paths pay nothing for it
+        dependencies=[Depends(read_access)] if settings.auth_required_for_reads else None,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
