@@ -294,3 +294,15 @@ def test_metadata_declares_smart_and_oauth_security(client: TestClient) -> None:
     services = {c["code"] for s in security["service"] for c in s["coding"]}
     assert services == {"SMART-on-FHIR", "OAuth"}
     assert client.get("/fhir/metadata", params={"_format": "xml"}).status_code == 200
+
+
+def test_a_write_in_a_batch_bundle_carries_the_callers_token(client: TestClient) -> None:
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": concept_map(), "request": {"method": "PUT", "url": "ConceptMap/lab"}}]}
+    response = client.post("/fhir", json=bundle)
+    assert response.status_code == 200, response.text
+    assert response.json()["entry"][0]["response"]["status"].startswith("201")
+    assert _translate(client) == ["N-GLU"]
+    del client.headers["Authorization"]
+    refused = client.post("/fhir", json=bundle).json()
+    assert refused["entry"][0]["response"]["status"].startswith("401")
