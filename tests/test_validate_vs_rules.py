@@ -21,6 +21,7 @@ TREES = "http://example.org/cs/trees"
 PARTS = "http://example.org/cs/parts"  # a fragment
 VERSIONED = "http://example.org/cs/versioned"
 VS = "http://example.org/vs/"
+SUPPLEMENT = "http://example.org/cs/birds-fr"
 DEPRECATED = "http://hl7.org/fhir/StructureDefinition/valueset-deprecated"
 PARAMETERS_EXT = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
 
@@ -45,6 +46,11 @@ def client(engine: Engine) -> Iterator[TestClient]:
         trees.add_concept("robin", "Robin tree")
         trees.add_concept("oak", "Oak")
         trees.finish()
+        supplement = run.code_system({"url": SUPPLEMENT, "version": "1", "content": "supplement",
+                                      "supplements": BIRDS})
+        supplement.add_concept("robin", None)
+        supplement.add_designation("robin", "Rouge-gorge", language="fr")
+        supplement.finish()
         parts = run.code_system({"url": PARTS, "version": "1", "content": "fragment"})
         parts.add_concept("wing", "Wing")
         parts.finish()
@@ -66,6 +72,12 @@ def client(engine: Engine) -> Iterator[TestClient]:
                                                 {"system": VERSIONED, "version": "2.0.0", "concept": [{"code": "b"}]}]}))
         run.value_set(_vs("pinned", {"include": [{"system": VERSIONED, "version": "1.0.0"}]}))
         run.value_set(_vs("wildcard", {"include": [{"system": VERSIONED, "version": "x"}]}))
+        run.value_set(_vs("supplemented", {"include": [{"system": BIRDS}]}, extension=[
+            {"url": "http://hl7.org/fhir/StructureDefinition/valueset-supplement", "valueCanonical": SUPPLEMENT}]))
+        for version, code in (("1", "robin"), ("2", "dodo")):
+            run.value_set({**_vs("picked", {"include": [{"system": BIRDS, "concept": [{"code": code}]}]}),
+                           "version": version})
+        run.value_set(_vs("importer", {"include": [{"valueSet": [VS + "picked"]}]}))
         run.value_set(_vs("unknown", {"include": [{"system": "http://example.org/cs/missing"}]}))
     with TestClient(create_app(Settings(database_url="sqlite://"), engine=engine)) as test_client:
         yield test_client
@@ -239,3 +251,27 @@ def test_a_value_set_including_an_unknown_system_reports_the_coding_as_caused_by
     assert out["result"]["valueBoolean"] is False
     assert out["x-caused-by-unknown-system"]["valueCanonical"] == "http://example.org/cs/missing"
     assert _issues(out) == [("error", "UNKNOWN_CODESYSTEM")]
+
+
+def test_a_designation_from_a_supplement_the_value_set_uses_is_a_valid_display(client: TestClient) -> None:
+    out = _validate(client, _url("supplemented"), _coding(BIRDS, "robin", display="Rouge-gorge"))
+    assert out["result"]["valueBoolean"] is True
+    assert "issues" not in out
+
+
+def test_the_same_display_is_wrong_without_the_supplement(client: TestClient) -> None:
+    out = _validate(client, _url("birds"), _coding(BIRDS, "robin", display="Rouge-gorge"))
+    assert out["result"]["valueBoolean"] is False
+
+
+def test_default_valueset_version_pins_an_unversioned_import(client: TestClient) -> None:
+    pinned = {"name": "default-valueset-version", "valueCanonical": f"{VS}picked|1"}
+    assert _validate(client, _url("importer"), _coding(BIRDS, "robin"), pinned)["result"]["valueBoolean"] is True
+    assert _validate(client, _url("importer"), _coding(BIRDS, "dodo"), pinned)["result"]["valueBoolean"] is False
+
+
+def test_a_pinned_import_that_does_not_exist_cannot_be_found(client: TestClient) -> None:
+    out = _validate(client, _url("importer"), _coding(BIRDS, "robin"),
+                    {"name": "default-valueset-version", "valueCanonical": f"{VS}picked|9"})
+    assert out["result"]["valueBoolean"] is False
+    assert out["message"]["valueString"] == f"A definition for the value Set '{VS}picked|9' could not be found"
