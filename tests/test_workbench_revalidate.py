@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from termsvc.ops.loading import run_load
 from termsvc.workbench import actions
@@ -16,7 +16,7 @@ from termsvc.workbench import decisions as d
 from termsvc.workbench.import_table import Columns
 from termsvc.workbench.importing import import_codes
 from termsvc.workbench.local_codes import code_by_value
-from termsvc.workbench.projects import Project, create_project
+from termsvc.workbench.projects import Project, create_project, get_project
 from termsvc.workbench.revalidate import revalidate
 from termsvc.workbench.suggesting import cached
 from tests.conftest import SAMPLES
@@ -88,3 +88,13 @@ def test_revalidating_twice_changes_nothing_more(engine: Engine, project: Projec
     with engine.begin() as conn:
         revalidate(conn, project, "ann")
         assert revalidate(conn, project, "ann") == []
+
+
+def test_a_pinned_project_is_checked_against_the_new_release_and_moves_its_pin(engine: Engine,
+                                                                                project: Project) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE project SET target_version = '2.79' WHERE project_id = :p"),
+                     {"p": project.project_id})
+        pinned = get_project(conn, project.name)
+        assert {r.local_code for r in revalidate(conn, pinned, "ann")} == {"K", "KCSF"}
+        assert get_project(conn, project.name).target_version == "2.80"

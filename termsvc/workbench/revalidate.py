@@ -50,7 +50,8 @@ def replacements(conn: Connection, target: TargetVersion, code: str) -> list[tup
 
 
 def revalidate(conn: Connection, project: Project, reviewer: str, *, version: str | None = None) -> list[Reopened]:
-    target = target_version(conn, project, version)
+    # a new release is checked against whether or not the project pinned the old one; a pin then moves on
+    target = target_version(conn, project, version or "")
     if project.target_version and target.version != project.target_version:
         conn.execute(text("UPDATE project SET target_version = :v WHERE project_id = :p"),
                      {"v": target.version, "p": project.project_id})
