@@ -306,3 +306,33 @@ def test_a_write_in_a_batch_bundle_carries_the_callers_token(client: TestClient)
     del client.headers["Authorization"]
     refused = client.post("/fhir", json=bundle).json()
     assert refused["entry"][0]["response"]["status"].startswith("401")
+
+
+def _numbers(count: int) -> dict[str, Any]:
+    return {"resourceType": "CodeSystem", "url": "http://example.org/cs/numbers", "version": "1",
+            "status": "active", "content": "complete",
+            "concept": [{"code": f"n{i}", "display": f"Number {i}"} for i in range(count)]}
+
+
+def test_kept_expansions_follow_writes_of_the_code_system_and_the_value_set(client: TestClient,
+                                                                           engine: Engine) -> None:
+    # large enough for the expansion cache to keep it (termsvc.ops.expansion_cache.MIN_KEPT)
+    client.put("/fhir/CodeSystem/numbers", json=_numbers(1500))
+    all_numbers = {"resourceType": "ValueSet", "url": "http://example.org/vs/numbers", "status": "active",
+                   "compose": {"include": [{"system": "http://example.org/cs/numbers"}]}}
+    client.put("/fhir/ValueSet/numbers", json=all_numbers)
+
+    def total() -> int:
+        response = client.get("/fhir/ValueSet/numbers/$expand", params={"count": "10"})
+        assert response.status_code == 200, response.text
+        return int(response.json()["expansion"]["total"])
+
+    assert total() == 1500 and total() == 1500  # the second from the kept expansion
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM expansion WHERE kept = true")).scalar_one() == 1
+    assert client.put("/fhir/CodeSystem/numbers", json=_numbers(1200)).status_code == 200
+    assert total() == 1200 and total() == 1200
+    some = {**all_numbers, "compose": {"include": [{"system": "http://example.org/cs/numbers",
+                                                    "concept": [{"code": "n1"}, {"code": "n2"}]}]}}
+    assert client.put("/fhir/ValueSet/numbers", json=some).status_code == 200
+    assert total() == 2
