@@ -73,3 +73,51 @@ def test_not_selectable_property_with_an_unknown_uri_is_still_abstract_by_its_co
     cs["concept"][0]["property"] = [{"code": "notSelectable", "valueBoolean": True}]
     body = expand(client, {"include": [{"system": CS}]}, cs)
     assert {c["code"]: c.get("abstract", False) for c in body["contains"]} == {"x": True, "y": False}
+
+
+OV1, OV2 = code_system("1.0.0", ["a", "b", "c"]), code_system("2.0.0", ["a", "b", "d"])
+VERSIONS_MATCH = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
+
+
+def versions_match(value: str) -> list[dict[str, Any]]:
+    return [{"url": VERSIONS_MATCH, "extension": [{"url": "name", "valueCode": "versionsMatch"},
+                                                  {"url": "value", "valueString": value}]}]
+
+
+def entries(body: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(c["code"], c["version"]) for c in body.get("contains", [])]
+
+
+def test_two_versions_side_by_side_keep_both_entries_latest_named_first(client: TestClient) -> None:
+    body = expand(client, {"include": [{"system": CS, "version": "1.0.0"}, {"system": CS, "version": "2.0.0"}]},
+                  OV1, OV2)
+    assert body["total"] == 6
+    assert entries(body) == [("a", "2.0.0"), ("b", "2.0.0"), ("d", "2.0.0"), ("a", "1.0.0"), ("b", "1.0.0"),
+                             ("c", "1.0.0")]
+
+
+def test_an_exclude_of_a_version_no_include_uses_removes_its_codes_from_the_others(client: TestClient) -> None:
+    body = expand(client, {"include": [{"system": CS, "version": "2.0.0"}],
+                           "exclude": [{"system": CS, "version": "1.0.0"}]}, OV1, OV2)
+    assert entries(body) == [("d", "2.0.0")]
+    assert {"name": "versionsMatch", "valueBoolean": True} in body["parameter"]
+
+
+def test_versions_match_false_keeps_an_exclude_to_its_own_version(client: TestClient) -> None:
+    body = expand(client, {"extension": versions_match("false"), "include": [{"system": CS, "version": "2.0.0"}],
+                           "exclude": [{"system": CS, "version": "1.0.0"}]}, OV1, OV2)
+    assert entries(body) == [("a", "2.0.0"), ("b", "2.0.0"), ("d", "2.0.0")]
+
+
+def test_an_exclude_of_an_included_version_stays_in_that_version(client: TestClient) -> None:
+    body = expand(client, {"include": [{"system": CS, "version": "1.0.0"}, {"system": CS, "version": "2.0.0"}],
+                           "exclude": [{"system": CS, "version": "1.0.0", "concept": [{"code": "b"}]}]}, OV1, OV2)
+    assert sorted(entries(body)) == [("a", "1.0.0"), ("a", "2.0.0"), ("b", "2.0.0"), ("c", "1.0.0"), ("d", "2.0.0")]
+
+
+def test_versions_match_true_merges_each_code_into_its_latest_version(client: TestClient) -> None:
+    body = expand(client, {"extension": versions_match("true"),
+                           "include": [{"system": CS, "version": "1.0.0"}, {"system": CS, "version": "2.0.0"}]},
+                  OV1, OV2)
+    assert body["total"] == 4
+    assert sorted(entries(body)) == [("a", "2.0.0"), ("b", "2.0.0"), ("c", "1.0.0"), ("d", "2.0.0")]

@@ -29,6 +29,22 @@ CARRIED_EXTENSIONS = ("http://hl7.org/fhir/StructureDefinition/valueset-deprecat
 FILTER_OP_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.compose.include.filter.op"
 
 
+EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
+
+
+def expansion_parameter(value_set: dict[str, Any], name: str) -> str | None:
+    """A default expansion parameter the compose sets (the valueset-expansion-parameter extension)."""
+    compose = value_set.get("compose")
+    for ext in (compose.get("extension", []) or []) if isinstance(compose, dict) else []:
+        if not isinstance(ext, dict) or ext.get("url") != EXPANSION_PARAMETER:
+            continue
+        parts = {e.get("url"): e for e in ext.get("extension", []) or [] if isinstance(e, dict)}
+        if (parts.get("name") or {}).get("valueCode") == name:
+            value = next((v for k, v in (parts.get("value") or {}).items() if k.startswith("value")), None)
+            return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return None
+
+
 @dataclass
 class ComposeDisplay:
     display: str | None
@@ -62,11 +78,14 @@ class Compiled:
     check_failures: dict[str, tuple[str, str]] = field(default_factory=dict)
     # url -> the versions the compose names for it (includes and excludes)
     named_versions: dict[str, set[str]] = field(default_factory=dict)
+    # some exclude was applied by code across versions (versionsMatch)
+    matched_across_versions: bool = False
+    versions_match: bool | None = None
 
 
 class Compiler:
     def __init__(self, conn: Connection, rules: VersionRules, find_value_set: ValueSetFinder, *,
-                 lenient: bool = False) -> None:
+                 lenient: bool = False, versions_match: bool | None = None) -> None:
         self.conn = conn
         self.rules = rules
         self.find = find_value_set
@@ -93,15 +112,23 @@ class Compiler:
         self.check_failures: dict[str, tuple[str, str]] = {}
         self._declared: dict[int, dict[str, str]] = {}
         self.named_versions: dict[str, set[str]] = {}
+        # versionsMatch (an expansion parameter): None = not said. Unless false, an exclude naming a version
+        # no include of its system uses removes the same codes from the versions the includes do use
+        self.versions_match = versions_match
+        self.matched_across_versions = False
 
     def compile(self, value_set: dict[str, Any], alias: str) -> Compiled:
+        if self.versions_match is None:
+            said = expansion_parameter(value_set, "versionsMatch")
+            self.versions_match = None if said is None else said.lower() == "true"
         self._contained = {f"#{r['id']}": r for r in value_set.get("contained", []) or []
                            if isinstance(r, dict) and r.get("resourceType") == "ValueSet" and r.get("id")}
         self.used_value_sets.append(value_set)
         condition = self.value_set(value_set, alias, top=True)
         return Compiled(condition, self.sql.params, self.used_systems, self.used_value_sets, self.displays,
                         self.enumerated, self.whole_system, self.versionless, self.unresolved, self.patterns,
-                        self.check_failures, self.named_versions)
+                        self.check_failures, self.named_versions, self.matched_across_versions,
+                        self.versions_match)
 
     def value_set(self, value_set: dict[str, Any], alias: str, *, top: bool = False) -> str:
         key = f"{value_set.get('url', '')}|{value_set.get('version', '')}"
@@ -121,7 +148,7 @@ class Compiler:
                 raise Invalid(f"The value set {value_set.get('url')} has no compose", issue_code="invalid")
             includes = [self.include(i, alias, display_from=top, where=f"ValueSet.compose.include[{n}]")
                         for n, i in enumerate(compose.get("include", []) or [])]
-            excludes = [self.include(e, alias, display_from=False, where=f"ValueSet.compose.exclude[{n}]")
+            excludes = [self.exclude(e, alias, where=f"ValueSet.compose.exclude[{n}]")
                         for n, e in enumerate(compose.get("exclude", []) or [])]
             condition = "(" + (" OR ".join(includes) if includes else "1=0") + ")"
             if excludes:
@@ -136,6 +163,19 @@ class Compiler:
         if cs.code_system_id not in self._declared:
             self._declared[cs.code_system_id] = q.declared_properties(self.conn, cs.code_system_id)
         return self._declared[cs.code_system_id]
+
+    def exclude(self, exclude: dict[str, Any], alias: str, *, where: str) -> str:
+        system, version = exclude.get("system"), exclude.get("version")
+        included = {cs.version for cs in self.used_systems.values() if cs.url == system}
+        if not (isinstance(system, str) and version and included and str(version) not in included
+                and self.versions_match is not False):
+            return self.include(exclude, alias, display_from=False, where=where)
+        # the exclude's codes, taken from the version it names, leave every version of the system
+        self.matched_across_versions = True
+        sub = self.sql.alias("x")
+        condition = self.include(exclude, sub, display_from=False, where=where)
+        return (f"({alias}.code_system_id IN (SELECT code_system_id FROM code_system WHERE url = "
+                f"{self.sql.bind(system)}) AND {alias}.code IN (SELECT {sub}.code FROM concept {sub} WHERE {condition}))")
 
     def _imported(self, url: str, version: str | None) -> dict[str, Any]:
         pinned = None if version else self.rules.value_sets.get(url)

@@ -31,6 +31,8 @@ class Query:
     compiled: Compiled
     active_only: bool = False
     text_filter: str | None = None
+    # code_system_id -> place in the order, for code systems used in several versions (lowest first)
+    rank: dict[int, int] | None = None
 
     def where(self) -> tuple[str, dict[str, Any]]:
         params = dict(self.compiled.params)
@@ -61,6 +63,9 @@ class Query:
             params["tfs"] = _like(self.text_filter.lower()) + "%"
             order = ("CASE WHEN LOWER(c.display) = :tfx THEN 0 WHEN LOWER(c.display) LIKE :tfs ESCAPE '\\' "
                      "THEN 1 ELSE 2 END, LENGTH(c.display), c.concept_id")
+        if self.rank and not self.text_filter:
+            cases = " ".join(f"WHEN {int(cs_id)} THEN {int(place)}" for cs_id, place in self.rank.items())
+            order = f"CASE c.code_system_id {cases} ELSE {len(self.rank)} END, {order}"
         sql = f"SELECT {COLUMNS} FROM concept c WHERE {where} ORDER BY {order}"
         if count is not None:
             sql += " LIMIT :lim"

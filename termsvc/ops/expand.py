@@ -19,6 +19,7 @@ from termsvc.errors import Invalid, TooCostly
 from termsvc.ops import expansion_cache
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.store import queries as q
+from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
 from valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
 from valuesets.finder import find_value_set
@@ -310,6 +311,39 @@ def _multi_version(compiled: Compiled) -> dict[str, bool]:
     return {url: n > 1 or len(compiled.named_versions.get(url, ())) > 1 for url, n in seen.items()}
 
 
+def version_rank(compiled: Compiled) -> dict[int, int]:
+    """The order of a code system's versions in an expansion that uses several: the versions the compose
+    names, latest first, then those it reached without naming one (as the reference servers list them)."""
+    rank: dict[int, int] = {}
+    by_url: dict[str, list[q.CodeSystemRow]] = {}
+    for cs in compiled.used_systems.values():
+        by_url.setdefault(cs.url, []).append(cs)
+    for url, versions in by_url.items():
+        if len(versions) < 2:
+            continue
+        named = compiled.named_versions.get(url, set())
+        ordered = sorted((cs for cs in versions if cs.version in named), key=lambda cs: version_key(cs.version),
+                         reverse=True) + [cs for cs in versions if cs.version not in named]
+        for place, cs in enumerate(ordered):
+            rank[cs.code_system_id] = place
+    return rank
+
+
+def merge_versions(rows: list[Row], compiled: Compiled) -> list[Row]:
+    best: dict[tuple[str, str], Row] = {}
+    order: list[tuple[str, str]] = []
+    for row in rows:
+        cs = compiled.used_systems.get(row.code_system_id)
+        key = (cs.url if cs else str(row.code_system_id), row.code)
+        held = best.get(key)
+        if held is None:
+            order.append(key)
+            best[key] = row
+        elif cs and version_key(cs.version) > version_key(compiled.used_systems[held.code_system_id].version):
+            best[key] = row
+    return [best[key] for key in order]
+
+
 def _cs_language(cs: q.CodeSystemRow) -> str | None:
     resource = orjson.loads(cs.resource_json) if cs.resource_json else {}
     language = resource.get("language") if isinstance(resource, dict) else None
@@ -352,12 +386,19 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     compiled = compiler.compile(request.value_set, "c")
     supplements = resolve_supplements(conn, required_supplements(request.value_set, _strings(params, "useSupplement")))
     query = expansion_cache.answering(conn, params, request.value_set, compiled,
-                                      Query(compiled, active_only=request.active_only, text_filter=request.text_filter))
+                                      Query(compiled, active_only=request.active_only, text_filter=request.text_filter,
+                                            rank=version_rank(compiled)))
     total = query.total(conn)
     if request.count is None and total - request.offset > request.threshold:
         raise TooCostly(f"The value set '{_canonical(request.value_set)}' expansion has too many codes to produce "
                         f"(>{request.threshold})", message_id="VALUESET_TOO_COSTLY")
-    rows = query.page(conn, request.offset, request.count) if request.count != 0 else []
+    if compiled.versions_match:
+        # versionsMatch: one entry per code across the versions used, from the latest version holding it
+        rows = merge_versions(query.page(conn, 0, None), compiled)
+        total = len(rows)
+        rows = rows[request.offset:None if request.count is None else request.offset + request.count]
+    else:
+        rows = query.page(conn, request.offset, request.count) if request.count != 0 else []
     parameters = _echo(params)
     if request.header_language:
         parameters.append({"name": "displayLanguage", "valueCode": request.header_language})
@@ -368,6 +409,8 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     parameters.extend({"name": "check-system-version", "valueUri": c} for c in rules.checks_applied)
     parameters.extend({"name": "default-valueset-version", "valueUri": f"{url}|{version}"}
                       for url, version in rules.value_sets.items())
+    if compiled.versions_match or compiled.matched_across_versions:
+        parameters.append({"name": "versionsMatch", "valueBoolean": True})
     parameters.extend(_status_parameters(compiled))
     parameters.extend({"name": "used-supplement", "valueUri": s} for s in supplements)
     fragments = [cs for cs in compiled.used_systems.values() if cs.content == "fragment"]
