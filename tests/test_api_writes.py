@@ -336,3 +336,19 @@ def test_kept_expansions_follow_writes_of_the_code_system_and_the_value_set(clie
                                                     "concept": [{"code": "n1"}, {"code": "n2"}]}]}}
     assert client.put("/fhir/ValueSet/numbers", json=some).status_code == 200
     assert total() == 2
+
+
+def test_conditional_update_creating_with_a_taken_body_id_is_409(client: TestClient) -> None:
+    client.put("/fhir/ConceptMap/lab", json=concept_map())
+    response = client.put("/fhir/ConceptMap", params={"url": "http://example.org/cm/other"},
+                          json=concept_map(id="lab", url="http://example.org/cm/other"))
+    assert response.status_code == 409
+    assert client.get("/fhir/ConceptMap/lab").json()["url"] == "http://example.org/cm/lab"
+
+
+def test_conditional_update_of_a_code_system_keeps_its_id(client: TestClient) -> None:
+    client.put("/fhir/CodeSystem/shapes", json=code_system())
+    response = client.put("/fhir/CodeSystem", params={"url": CS_URL, "version": "1"},
+                          json=code_system(display="Quadrat"))
+    assert response.status_code == 200 and response.json()["id"] == "shapes"
+    assert client.get("/fhir/CodeSystem/shapes").json()["meta"]["versionId"] == "2"

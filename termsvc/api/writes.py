@@ -112,8 +112,9 @@ def find_by_id(conn: Connection, resource_type: str, resource_id: str) -> Stored
 
 def find_by_canonical(conn: Connection, resource_type: str, url: str, version: str | None) -> list[Stored]:
     if resource_type == "CodeSystem":
-        rows = [r for r in q.all_code_systems(conn) if r.url == url and (version is None or r.version == version)]
-        ids = cs_ops.resource_ids(q.all_code_systems(conn)) if rows else {}
+        every = q.all_code_systems(conn)
+        rows = [r for r in every if r.url == url and (version is None or r.version == version)]
+        ids = cs_ops.resource_ids(every) if rows else {}
         return [Stored(r.code_system_id, ids[r.code_system_id], r.url, r.version, _version_id(r.resource_json))
                 for r in rows]
     table, key = _TABLE[resource_type]
@@ -208,6 +209,9 @@ def save(engine: Engine, resource_type: str, resource: dict[str, Any], *, author
             if existing is not None and body_id and body_id != existing.resource_id:
                 raise Invalid(f"The body's id {body_id!r} differs from the matching {resource_type}/"
                               f"{existing.resource_id}", expression=[f"{resource_type}.id"])
+            if existing is None and body_id and find_by_id(conn, resource_type, body_id) is not None:
+                raise Conflict(f"No {resource_type} matches the url and version, and the body's id {body_id!r} is "
+                               f"taken by another {resource_type}")
             resource_id = existing.resource_id if existing else (body_id or str(uuid.uuid4()))
         elif resource_id is not None:
             existing = find_by_id(conn, resource_type, resource_id)
