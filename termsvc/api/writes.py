@@ -1,5 +1,5 @@
 """Resource writes (create, update by id, conditional update by url+version, delete) of CodeSystem, ValueSet
-and ConceptMap, each in ONE transaction (a load run), so a refused write changes nothing.
+and ConceptMap, each in ONE transaction holding the store's write lock, so a refused write changes nothing.
 
 CodeSystems go through the loader (`write_code_system`), so concepts, hierarchy and closure are built exactly
 as from a package; ValueSets and ConceptMaps through `termsvc.store.resources`. A ConceptMap written is used
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from termsvc.errors import Conflict, Invalid, LoadError, TermsvcError
 from termsvc.loaders.fhir_codesystem import write_code_system
 from termsvc.ops import codesystems as cs_ops
 from termsvc.store import queries as q
-from termsvc.store.loadrun import LoadRun, load_run
+from termsvc.store.loadrun import LOAD_LOCK_KEY, LoadRun, load_run
 from termsvc.store.resources import (
     delete_code_system_version,
     delete_concept_map,
@@ -174,8 +175,38 @@ def _repick_current(conn: Connection, url: str) -> None:
         pick_current(conn, url, int(rows[0].code_system_id), None)
 
 
-def _write(run: LoadRun, resource_type: str, resource: dict[str, Any]) -> None:
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """One transaction holding the store's write lock, as a load does (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+    the loads' advisory lock), so a write never interleaves with a load or another write. ValueSets and
+    ConceptMaps use this rather than a load run: a load run ends with ANALYZE of the concept tables, which a
+    single resource does not need and which costs seconds on a full-size store."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar()
+                if not got:
+                    raise Conflict("a load is in progress; try the write again when it has finished",
+                                   issue_code="lock-error")
+            yield conn
+
+
+@contextmanager
+def _transaction(engine: Engine, resource_type: str, source: str) -> Iterator[tuple[Connection, LoadRun | None]]:
+    """A load run for CodeSystems (concepts, hierarchy and closure are built by the loader), else `_locked`."""
     if resource_type == "CodeSystem":
+        with load_run(engine, "fhir", source) as run:
+            yield run.conn, run
+    else:
+        with _locked(engine) as conn:
+            yield conn, None
+
+
+def _write(conn: Connection, run: LoadRun | None, resource_type: str, resource: dict[str, Any]) -> None:
+    if run is not None:
+        run.position.file = f"{resource_type}/{resource['id']}"
         try:
             write_code_system(run, resource, current=None)
         except LoadError as exc:
@@ -183,20 +214,17 @@ def _write(run: LoadRun, resource_type: str, resource: dict[str, Any]) -> None:
             raise Invalid(f"The CodeSystem is not valid: {path}: {exc.message}", status=422,
                           expression=[path]) from None
     elif resource_type == "ValueSet":
-        run.bulk.flush()
-        store_value_set(run.conn, resource, load_id=run.load_id)
+        store_value_set(conn, resource)
     else:
-        run.bulk.flush()
-        store_concept_map(run.conn, resource, load_id=run.load_id)
-    run.counts[resource_type] = 1
+        store_concept_map(conn, resource)
 
 
 def save(engine: Engine, resource_type: str, resource: dict[str, Any], *, authorise: Authorise,
          resource_id: str | None = None, canonical: tuple[str, str | None] | None = None,
          if_match: str | None = None) -> Written:
     """Create (no id or canonical), create-or-update by id, or conditionally by url (+ version)."""
-    with load_run(engine, "fhir", f"API write {resource_type}/{resource_id or resource.get('id') or 'new'}") as run:
-        conn = run.conn
+    source = f"API write {resource_type}/{resource_id or resource.get('id') or 'new'}"
+    with _transaction(engine, resource_type, source) as (conn, run):
         existing: Stored | None = None
         if canonical is not None:
             matches = find_by_canonical(conn, resource_type, *canonical)
@@ -229,8 +257,7 @@ def save(engine: Engine, resource_type: str, resource: dict[str, Any], *, author
                   **{k: v for k, v in resource.items() if k not in ("resourceType", "id", "meta")}}
         if existing is not None:
             _remove(conn, resource_type, existing)
-        run.position.file = f"{resource_type}/{resource_id}"
-        _write(run, resource_type, stored)
+        _write(conn, run, resource_type, stored)
         if resource_type == "CodeSystem" and existing is not None and existing.url != stored["url"]:
             _repick_current(conn, existing.url)
     return Written(interaction, stored, resource_id, version_id, last_updated)
@@ -238,12 +265,12 @@ def save(engine: Engine, resource_type: str, resource: dict[str, Any], *, author
 
 def delete(engine: Engine, resource_type: str, resource_id: str) -> Stored | None:
     """Remove `{type}/{id}`; None when there was nothing to remove (delete is idempotent)."""
-    with load_run(engine, "fhir", f"API delete {resource_type}/{resource_id}") as run:
-        existing = find_by_id(run.conn, resource_type, resource_id)
+    with _transaction(engine, resource_type, f"API delete {resource_type}/{resource_id}") as (conn, run):
+        existing = find_by_id(conn, resource_type, resource_id)
         if existing is None:
             return None
-        _remove(run.conn, resource_type, existing)
-        if resource_type == "CodeSystem":
-            _repick_current(run.conn, existing.url)
-        run.counts[f"deleted {resource_type}"] = 1
+        _remove(conn, resource_type, existing)
+        if run is not None:
+            _repick_current(conn, existing.url)
+            run.counts[f"deleted {resource_type}"] = 1
     return existing
