@@ -35,18 +35,43 @@ class Reopened:
     replacements: tuple[tuple[str, str | None, str], ...]  # (code, display, why)
 
 
+# a replacement may itself have been retired since; its own replacements are followed this far
+MAX_CHAIN = 5
+
+
 def replacements(conn: Connection, target: TargetVersion, code: str) -> list[tuple[str, str | None, str]]:
+    """Active replacements the release names for `code`, strongest association first (SAME AS before
+    ALTERNATIVE, whatever the file order); a retired replacement is replaced by its own, transitively."""
+    found: list[tuple[str, str | None, str]] = []
+    seen = {code}
+    frontier = [(code, "")]
+    for _ in range(MAX_CHAIN):
+        following: list[tuple[str, str]] = []
+        for current, via in frontier:
+            for prop, value in _named(conn, target, current):
+                if value in seen:
+                    continue
+                seen.add(value)
+                why = REPLACEMENT_PROPERTIES[prop] + via
+                concept = find_target(conn, target, value)
+                if concept is not None and concept.active:
+                    found.append((value, concept.display, why))
+                elif concept is not None:
+                    following.append((value, f"{via} via {value}"))
+        if not following:
+            break
+        frontier = following
+    return found
+
+
+def _named(conn: Connection, target: TargetVersion, code: str) -> list[tuple[str, str]]:
+    rank = list(REPLACEMENT_PROPERTIES)
     rows = conn.execute(text(
         "SELECT p.code, p.value FROM concept_property p JOIN concept c ON c.concept_id = p.concept_id "
         "WHERE c.code_system_id = :cs AND c.code = :code AND p.code IN (" +
-        ", ".join(f"'{k}'" for k in REPLACEMENT_PROPERTIES) + ") ORDER BY p.concept_property_id"),
-        {"cs": target.code_system_id, "code": code}).all()
-    found: list[tuple[str, str | None, str]] = []
-    for prop, value in rows:
-        concept = find_target(conn, target, value)
-        if concept is not None and concept.active and all(value != f[0] for f in found):
-            found.append((value, concept.display, REPLACEMENT_PROPERTIES[prop]))
-    return found
+        ", ".join(f":p{i}" for i in range(len(rank))) + ") ORDER BY p.concept_property_id"),
+        {"cs": target.code_system_id, "code": code, **{f"p{i}": k for i, k in enumerate(rank)}}).all()
+    return sorted(((str(p), str(v)) for p, v in rows), key=lambda row: rank.index(row[0]))
 
 
 def revalidate(conn: Connection, project: Project, reviewer: str, *, version: str | None = None) -> list[Reopened]:
