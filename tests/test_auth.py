@@ -222,6 +222,18 @@ def test_jwt_signed_by_a_key_not_in_the_jwks_is_401(client: TestClient) -> None:
     assert _create(client, _jwt(key=STRANGER_KEY)).status_code == 401
 
 
+def test_jwt_signed_with_a_shared_secret_is_401(client: TestClient) -> None:
+    # HS256 would let anyone who read the (public) JWKS mint tokens: only RS256 and ES256 are accepted
+    now = int(time.time())
+    forged = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "x", "exp": now + 300, "scope": "system/*.cud"},
+                        "a-shared-secret-of-at-least-32-bytes!", algorithm="HS256", headers={"kid": "rsa-1"})
+    assert _create(client, forged).status_code == 401
+
+
+def test_jwt_without_exp_is_401(client: TestClient) -> None:
+    assert _create(client, _jwt(exp=None)).status_code == 401
+
+
 def test_jwt_with_insufficient_scope_is_403(client: TestClient) -> None:
     assert _create(client, _jwt(scope="system/ValueSet.cud")).status_code == 403
 
