@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from termsvc.api.app import create_app
+from termsvc.api.write_checks import validate
 from termsvc.auth import tokens
+from termsvc.errors import Invalid
 from termsvc.fhir_xml import to_xml
 from termsvc.settings import Settings
 
@@ -352,3 +356,42 @@ def test_conditional_update_of_a_code_system_keeps_its_id(client: TestClient) ->
                           json=code_system(display="Quadrat"))
     assert response.status_code == 200 and response.json()["id"] == "shapes"
     assert client.get("/fhir/CodeSystem/shapes").json()["meta"]["versionId"] == "2"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(group=st.dictionaries(st.sampled_from(["source", "target", "element", "unmapped"]), _json, max_size=4),
+       element=st.dictionaries(st.sampled_from(["code", "display", "target"]), _json, max_size=3),
+       target=st.dictionaries(st.sampled_from(["code", "equivalence", "comment", "dependsOn"]), _json, max_size=4))
+def test_any_json_in_a_concept_map_is_accepted_or_refused_as_invalid_never_crashes(
+        group: dict[str, Any], element: dict[str, Any], target: dict[str, Any]) -> None:
+    resource = concept_map()
+    resource["group"].append({**group, "element": [{**element, "target": [target]}]})
+    try:
+        validate("ConceptMap", resource)
+    except Invalid as exc:
+        assert exc.status == 422 and exc.expression
+
+
+@settings(max_examples=150, deadline=None)
+@given(rule=st.dictionaries(st.sampled_from(["system", "valueSet", "concept", "filter", "version"]), _json,
+                            max_size=4),
+       concept=st.dictionaries(st.sampled_from(["code", "display", "concept", "property", "designation"]), _json,
+                               max_size=4),
+       status=_json)
+def test_any_json_in_a_value_set_or_code_system_is_accepted_or_refused_as_invalid(
+        rule: dict[str, Any], concept: dict[str, Any], status: Any) -> None:
+    vs = value_set()
+    vs["compose"]["include"].append(rule)
+    cs = code_system()
+    cs["concept"].append(concept)
+    cs["status"] = status
+    for resource in (vs, cs):
+        try:
+            validate(str(resource["resourceType"]), resource)
+        except Invalid as exc:
+            assert exc.status == 422 and exc.expression

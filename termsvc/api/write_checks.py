@@ -67,7 +67,8 @@ def _common(resource_type: str, resource: dict[str, Any]) -> Problems:
     if not isinstance(resource.get("url"), str) or not resource["url"]:
         # the store and every operation find terminology resources by canonical url
         problems.append((f"{resource_type}.url", "a url is required"))
-    if resource.get("status") not in PUBLICATION_STATUS:
+    status = resource.get("status")
+    if not isinstance(status, str) or status not in PUBLICATION_STATUS:
         problems.append((f"{resource_type}.status", "status is required: draft, active, retired or unknown"))
     return problems
 
@@ -142,7 +143,7 @@ def _concept_map(resource: dict[str, Any]) -> Problems:
                 equivalence = target.get("equivalence")
                 if equivalence is None:
                     problems.append((f"{at}.equivalence", "target has no equivalence"))
-                elif equivalence not in EQUIVALENCE:
+                elif not isinstance(equivalence, str) or equivalence not in EQUIVALENCE:
                     problems.append((f"{at}.equivalence", f"{equivalence!r} is not an R4 concept-map-equivalence "
                                      "code"))
                 if not target.get("code") and equivalence != "unmatched":
