@@ -163,17 +163,21 @@ def approve(
     target: Annotated[str, typer.Argument(help="The target code (must be active in the target version).")],
     equivalence: Annotated[str, typer.Option("--equivalence", help="R4 ConceptMap equivalence.")] = "equivalent",
     comment: Annotated[str | None, typer.Option("--comment")] = None,
+    also: Annotated[bool, typer.Option("--also", help="Add the target to the code's approved targets instead "
+                                       "of replacing them.")] = False,
     reviewer: Reviewer = "",
 ) -> None:
     """Approve a mapping."""
+    from termsvc.workbench.actions import add_target, local_code
     from termsvc.workbench.actions import approve as do_approve
-    from termsvc.workbench.actions import local_code
     from termsvc.workbench.projects import get_project
 
     with _transaction() as conn:
         p = get_project(conn, name)
-        do_approve(conn, p, local_code(conn, p, code), target, reviewer, equivalence=equivalence, comment=comment)
-    console.print(f"[green]approved[/] {code} -> {target} ({equivalence})", highlight=False)
+        act = add_target if also else do_approve
+        act(conn, p, local_code(conn, p, code), target, reviewer, equivalence=equivalence, comment=comment)
+    console.print(f"[green]approved[/] {code} -> {target} ({equivalence}){' as well' if also else ''}",
+                  highlight=False)
 
 
 @app.command()

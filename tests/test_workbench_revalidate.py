@@ -98,3 +98,15 @@ def test_a_pinned_project_is_checked_against_the_new_release_and_moves_its_pin(e
         pinned = get_project(conn, project.name)
         assert {r.local_code for r in revalidate(conn, pinned, "ann")} == {"K", "KCSF"}
         assert get_project(conn, project.name).target_version == "2.80"
+
+
+def test_an_additional_target_gone_inactive_reopens_its_code(engine: Engine, project: Project) -> None:
+    with engine.begin() as conn:
+        abscess = code_by_value(conn, project, "ABS")
+        assert abscess is not None
+        # added while 6298-4 was active in 2.79 (the fixture has since loaded 2.80)
+        d.add_target(conn, project, abscess.local_code_id, "ann",
+                     d.State(d.APPROVED, "6298-4", "Potassium [Moles/volume] in Blood", "wider", "test"))
+        reopened = {r.local_code: r for r in revalidate(conn, project, "ann")}
+    assert "target 6298-4 is inactive" in reopened["ABS"].reason
+    assert [c for c, _, _ in reopened["ABS"].replacements] == ["75940-7"]

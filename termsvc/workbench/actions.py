@@ -25,6 +25,14 @@ def approve(conn: Connection, project: Project, code: StoredCode, target_code: s
                     d.State(d.APPROVED, target.code, target.display, equivalence, comment))
 
 
+def add_target(conn: Connection, project: Project, code: StoredCode, target_code: str, reviewer: str, *,
+               equivalence: str = "equivalent", comment: str | None = None) -> int:
+    """A further target of an approved code (a local code may need several, e.g. one `narrower` per part)."""
+    target = require_active_target(conn, target_version(conn, project), target_code)
+    return d.add_target(conn, project, code.local_code_id, reviewer,
+                        d.State(d.APPROVED, target.code, target.display, equivalence, comment))
+
+
 def reject(conn: Connection, project: Project, code: StoredCode, reviewer: str, *, comment: str | None = None) -> int:
     """No target fits: published as `unmatched` so receivers know the code was looked at."""
     return d.record(conn, project, code.local_code_id, reviewer, "reject",

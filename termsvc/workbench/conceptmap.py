@@ -1,5 +1,5 @@
-"""The FHIR R4 ConceptMap of a project's current decisions: approved codes map to their target with the
-chosen equivalence; rejected codes are published as `unmatched`, so a receiver knows they were reviewed.
+"""The FHIR R4 ConceptMap of a project's current decisions: approved codes map to their target (and any
+additional targets, each with its own equivalence) with the chosen equivalence; rejected codes are published as `unmatched`, so a receiver knows they were reviewed.
 Pending and flagged codes are left out: they are not decisions yet."""
 
 from __future__ import annotations
@@ -30,9 +30,25 @@ def resource_id(project: Project, version: str) -> str:
     return f"{slug}-{version}"[:64]
 
 
+def _target(state: d.State, reviewers: dict[int, str]) -> dict[str, Any]:
+    mapped: dict[str, Any] = {}
+    if state.target_code:
+        mapped["code"] = state.target_code
+        if state.target_display:
+            mapped["display"] = state.target_display
+    equivalence = mapped["equivalence"] = state.equivalence or ("equivalent" if state.target_code else "unmatched")
+    comment = state.comment
+    if not comment and equivalence in NEEDS_COMMENT:
+        comment = f"{equivalence} match, approved by {reviewers.get(state.decision_id or 0, 'a reviewer')}"
+    if comment:
+        mapped["comment"] = comment
+    return mapped
+
+
 def build(conn: Connection, project: Project, target: TargetVersion, version: str, *, status: str = "active"
           ) -> dict[str, Any]:
     states = d.current_states(conn, project)
+    extras = d.additional_targets(conn, project)
     reviewers: dict[int, str] = dict(conn.execute(text(
         "SELECT decision_id, reviewer FROM decision WHERE project_id = :p"), {"p": project.project_id}).all())
     elements: list[dict[str, Any]] = []
@@ -40,22 +56,12 @@ def build(conn: Connection, project: Project, target: TargetVersion, version: st
         state = states.get(code.local_code_id)
         if state is None or state.state not in (d.APPROVED, d.REJECTED):
             continue
-        mapped: dict[str, Any]
         if state.state == d.APPROVED and state.target_code:
-            equivalence = state.equivalence or "equivalent"
-            mapped = {"code": state.target_code}
-            if state.target_display:
-                mapped["display"] = state.target_display
-            mapped["equivalence"] = equivalence
+            targets = [_target(s, reviewers) for s in (state, *extras.get(code.local_code_id, ()))]
         else:
-            equivalence = "unmatched"
-            mapped = {"equivalence": equivalence}
-        comment = state.comment
-        if not comment and equivalence in NEEDS_COMMENT:
-            comment = f"{equivalence} match, approved by {reviewers.get(state.decision_id or 0, 'a reviewer')}"
-        if comment:
-            mapped["comment"] = comment
-        elements.append({"code": code.code, "display": code.display, "target": [mapped]})
+            targets = [_target(d.State(d.REJECTED, equivalence="unmatched", comment=state.comment,
+                                       decision_id=state.decision_id), reviewers)]
+        elements.append({"code": code.code, "display": code.display, "target": targets})
     group: dict[str, Any] = {"source": project.local_system, "target": target.url}
     if target.version:
         group["targetVersion"] = target.version

@@ -15,7 +15,7 @@ from termsvc.errors import Invalid, LoadError
 from termsvc.fhir_xml import to_xml
 from termsvc.workbench import decisions as d
 from termsvc.workbench.conceptmap import build
-from termsvc.workbench.local_codes import all_codes
+from termsvc.workbench.local_codes import StoredCode, all_codes
 from termsvc.workbench.projects import Project
 from termsvc.workbench.publish import next_version, published_map
 from termsvc.workbench.targets import target_version
@@ -68,29 +68,32 @@ def export(conn: Connection, project: Project, fmt: str, out: Path, *, version: 
         else:
             out.write_bytes(to_xml(resource))
         return sum(len(g.get("element", [])) for g in resource.get("group", []))
-    states = d.current_states(conn, project)
-    codes = all_codes(conn, project)
+    rows = _rows(conn, project)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         if fmt == "csv":
             writer.writerow(CSV_COLUMNS)
-            for code in codes:
-                s = states.get(code.local_code_id, d.State())
-                writer.writerow((code.code, code.display, code.count, s.state, s.target_code or "",
-                                 s.target_display or "", s.equivalence or "", s.comment or ""))
-            return len(codes)
-        return _omop(writer, project, codes, states, omop_concepts or {})
+            writer.writerows((code.code, code.display, code.count, s.state, s.target_code or "",
+                              s.target_display or "", s.equivalence or "", s.comment or "") for code, s in rows)
+            return len(rows)
+        return _omop(writer, project, rows, omop_concepts or {})
 
 
-def _omop(writer: Any, project: Project, codes: list[Any], states: dict[int, d.State],
+def _rows(conn: Connection, project: Project) -> list[tuple[StoredCode, d.State]]:
+    """Every local code with its state, then one more row per additional approved target."""
+    states, extras = d.current_states(conn, project), d.additional_targets(conn, project)
+    return [(code, s) for code in all_codes(conn, project)
+            for s in (states.get(code.local_code_id, d.State()), *extras.get(code.local_code_id, ()))]
+
+
+def _omop(writer: Any, project: Project, rows: list[tuple[StoredCode, d.State]],
           concept_ids: Mapping[str, int]) -> int:
     # source_vocabulary_id is varchar(20) in the CDM; target_concept_id 0 = "No matching concept" when the
     # target code's OMOP concept_id is not known (pass an Athena CONCEPT.csv to resolve it)
     vocabulary = OMOP_VOCABULARY.get(project.target_system, project.target_system)
     writer.writerow(OMOP_COLUMNS)
     written = 0
-    for code in codes:
-        s = states.get(code.local_code_id, d.State())
+    for code, s in rows:
         if s.state != d.APPROVED or not s.target_code:
             continue
         writer.writerow((code.code, 0, project.name[:20], code.display, concept_ids.get(s.target_code, 0),

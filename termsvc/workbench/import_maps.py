@@ -1,13 +1,14 @@
 """Continuing earlier work: an existing FHIR ConceptMap (JSON) or an OHDSI Usagi export (CSV) brings its local
 codes into the project and its mappings in as decisions. A target that is unknown or inactive in the project's
-target version is not approved: the code is flagged with the reason, so nothing is silently dropped."""
+target version is not approved: the code is flagged with the reason, so nothing is silently dropped. A code
+with several targets keeps them all: the first as its approval, the others as additional approved targets."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -34,6 +35,8 @@ class Mapping:
     comment: str | None
     extra: dict[str, str]
     line: int | None = None
+    # further targets of an approved code: (target code or name, equivalence, comment)
+    also: tuple[tuple[str, str, str | None], ...] = ()
 
 
 def read_concept_map(path: Path, project: Project) -> list[Mapping]:
@@ -53,16 +56,24 @@ def read_concept_map(path: Path, project: Project) -> list[Mapping]:
             where = f"ConceptMap.group[{g}].element[{e}]"
             if not element.get("code"):
                 raise LoadError(file, "element without a code", path=where, field_name="code")
-            targets = element.get("target") or [{"equivalence": "unmatched"}]
-            target = targets[0]
-            equivalence = target.get("equivalence") or ("unmatched" if not target.get("code") else "equivalent")
-            if equivalence not in d.EQUIVALENCES:
-                raise LoadError(file, f"equivalence {equivalence!r} is not an R4 code", path=where + ".target[0]",
-                                field_name="equivalence")
-            matched = equivalence not in ("unmatched", "disjoint") and target.get("code")
-            found.append(Mapping(element["code"], element.get("display") or element["code"], 0,
-                                 d.APPROVED if matched else d.REJECTED, target.get("code") if matched else None,
-                                 equivalence, target.get("comment"), {}))
+            matched: list[tuple[str, str, str | None]] = []
+            unmatched: tuple[str, str | None] = ("unmatched", None)
+            for t, target in enumerate(element.get("target") or []):
+                equivalence = target.get("equivalence") or ("equivalent" if target.get("code") else "unmatched")
+                if equivalence not in d.EQUIVALENCES:
+                    raise LoadError(file, f"equivalence {equivalence!r} is not an R4 code",
+                                    path=f"{where}.target[{t}]", field_name="equivalence")
+                if equivalence not in ("unmatched", "disjoint") and target.get("code"):
+                    matched.append((str(target["code"]), equivalence, target.get("comment")))
+                elif t == 0:
+                    unmatched = (equivalence, target.get("comment"))
+            display = element.get("display") or element["code"]
+            if matched:
+                (code, equivalence, comment), *others = matched
+                found.append(Mapping(element["code"], display, 0, d.APPROVED, code, equivalence, comment, {},
+                                     also=tuple(others)))
+            else:
+                found.append(Mapping(element["code"], display, 0, d.REJECTED, None, unmatched[0], unmatched[1], {}))
     return found
 
 
@@ -86,15 +97,17 @@ def read_usagi(path: Path) -> list[Mapping]:
         if not code or not name:
             raise LoadError(file, "empty source code or name", line=line,
                             field_name="sourceCode" if not code else "sourceName")
-        if code in found:
-            continue
         status = (row.get("mappingStatus") or "").strip().upper()
         concept_id = (row.get("conceptId") or "0").strip()
-        equivalence = (row.get("equivalence") or "").strip().lower()
-        if equivalence in ("", "unreviewed") or equivalence not in d.EQUIVALENCES:
-            equivalence = "equivalent"
+        equivalence = _usagi_equivalence(row)
         state = USAGI_STATUS.get(status, d.PENDING)
         target = (row.get("conceptName") or "").strip() if concept_id not in ("", "0") else None
+        if code in found:
+            # a further row of the code: one more target of an approved mapping
+            earlier = found[code]
+            if earlier.state == d.APPROVED and state == d.APPROVED and target:
+                found[code] = replace(earlier, also=(*earlier.also, (target, equivalence, None)))
+            continue
         if state == d.APPROVED and target is None:
             state, equivalence = d.REJECTED, "unmatched"
         try:
@@ -115,6 +128,12 @@ def read_usagi(path: Path) -> list[Mapping]:
     return list(found.values())
 
 
+def _usagi_equivalence(row: dict[str, str]) -> str:
+    # Usagi 1.4 writes EQUAL, EQUIVALENT, WIDER, NARROWER, INEXACT, UNMATCHED or UNREVIEWED
+    equivalence = (row.get("equivalence") or "").strip().lower()
+    return equivalence if equivalence in d.EQUIVALENCES else "equivalent"
+
+
 def _target_by_name(conn: Connection, target: TargetVersion, name: str) -> str | None:
     codes = conn.execute(text("SELECT code FROM concept WHERE code_system_id = :cs AND LOWER(display) = :n"),
                          {"cs": target.code_system_id, "n": name.lower()}).scalars().all()
@@ -122,7 +141,7 @@ def _target_by_name(conn: Connection, target: TargetVersion, name: str) -> str |
 
 
 def apply(conn: Connection, project: Project, mappings: list[Mapping], reviewer: str, *, by_name: bool) -> int:
-    """Adds the codes (keeping counts already known) and records one decision per mapped code."""
+    """Adds the codes (keeping counts already known) and records the decisions of each mapped code."""
     store_codes(conn, project, [ImportedCode(m.code, m.display, count=m.count, extra=m.extra) for m in mappings
                                 if code_by_value(conn, project, m.code) is None])
     target = target_version(conn, project)
@@ -132,25 +151,42 @@ def apply(conn: Connection, project: Project, mappings: list[Mapping], reviewer:
             continue
         stored = code_by_value(conn, project, m.code)
         assert stored is not None
-        state = _checked(conn, target, m, by_name)
-        now_ = d.current_state(conn, stored.local_code_id)
-        if (now_.state, now_.target_code, now_.equivalence) == (state.state, state.target_code, state.equivalence):
+        state, extras = _checked(conn, target, m, by_name)
+        now_, now_extras = d.state_at(conn, stored.local_code_id)
+        if [_same(s) for s in (now_, *now_extras)] == [_same(s) for s in (state, *extras)]:
             continue  # importing the same map again adds nothing to the log
         d.record(conn, project, stored.local_code_id, reviewer, "import", state)
+        for extra in extras:
+            d.record(conn, project, stored.local_code_id, reviewer, d.ALSO, extra)
         decided += 1
     return decided
 
 
-def _checked(conn: Connection, target: TargetVersion, m: Mapping, by_name: bool) -> d.State:
+def _same(state: d.State) -> tuple[str, str | None, str | None]:
+    return state.state, state.target_code, state.equivalence
+
+
+def _checked(conn: Connection, target: TargetVersion, m: Mapping, by_name: bool) -> tuple[d.State, list[d.State]]:
+    """The code's decision and additional targets; any target not usable in the target version flags the code
+    (keeping the first target) with every reason in the comment."""
     if m.state != d.APPROVED or not m.target_code:
-        return d.State(m.state, None, None, m.equivalence if m.state == d.REJECTED else None, m.comment)
-    code = _target_by_name(conn, target, m.target_code) if by_name else m.target_code
-    concept = find_target(conn, target, code) if code else None
-    if concept is None or not concept.active:
-        why = "is not a unique name" if code is None else ("does not exist" if concept is None else "is inactive")
-        return d.State(d.FLAGGED, code, None, m.equivalence,
-                       f"imported target {m.target_code!r} {why} in {target.url}|{target.version}")
-    return d.State(d.APPROVED, concept.code, concept.display, m.equivalence, m.comment)
+        return d.State(m.state, None, None, m.equivalence if m.state == d.REJECTED else None, m.comment), []
+    checked: list[d.State] = []
+    problems: list[str] = []
+    for wanted, equivalence, comment in ((m.target_code, m.equivalence, m.comment), *m.also):
+        code = _target_by_name(conn, target, wanted) if by_name else wanted
+        concept = find_target(conn, target, code) if code else None
+        if concept is None or not concept.active:
+            why = "is not a unique name" if code is None else ("does not exist" if concept is None else "is inactive")
+            problems.append(f"imported target {wanted!r} {why} in {target.url}|{target.version}")
+            checked.append(d.State(d.FLAGGED, code, None, equivalence, comment))
+        else:
+            checked.append(d.State(d.APPROVED, concept.code, concept.display, equivalence, comment))
+    first, *others = checked
+    if problems:
+        return d.State(d.FLAGGED, first.target_code, first.target_display, first.equivalence,
+                       "; ".join(problems)), []
+    return first, others
 
 
 def import_map_file(conn: Connection, project: Project, path: Path, reviewer: str) -> int:

@@ -81,24 +81,22 @@ def revalidate(conn: Connection, project: Project, reviewer: str, *, version: st
         conn.execute(text("UPDATE project SET target_version = :v WHERE project_id = :p"),
                      {"v": target.version, "p": project.project_id})
     shown = f"{target.url}|{target.version}" if target.version else target.url
-    states = d.current_states(conn, project)
+    states, extras = d.current_states(conn, project), d.additional_targets(conn, project)
     reopened: list[Reopened] = []
     for code in all_codes(conn, project):
         state = states.get(code.local_code_id)
         if state is None or state.state != d.APPROVED or not state.target_code:
             continue
-        concept = find_target(conn, target, state.target_code)
-        if concept is None:
-            reason = f"target {state.target_code} does not exist in {shown}"
-        elif not concept.active:
-            reason = f"target {state.target_code} is inactive in {shown} (status {concept.status or 'inactive'})"
-        elif state.target_display and concept.display != state.target_display:
-            reason = (f"target {state.target_code} was renamed in {shown}: {state.target_display!r} -> "
-                      f"{concept.display!r}")
-        else:
+        reasons: list[str] = []
+        proposed: list[tuple[str, str | None, str]] = []
+        for approved in (state, *extras.get(code.local_code_id, ())):
+            checked = _changed(conn, target, shown, approved)
+            if checked is not None:
+                reasons.append(checked[0])
+                proposed += [p for p in checked[1] if all(p[0] != q[0] for q in proposed)]
+        if not reasons:
             continue
-        proposed = replacements(conn, target, state.target_code) if concept is None or not concept.active \
-            else [(concept.code, concept.display, "same code, new name")]
+        reason = "; ".join(reasons)
         if proposed:
             reason += "; proposed: " + ", ".join(f"{c} ({why})" for c, _, why in proposed)
         else:
@@ -108,6 +106,22 @@ def revalidate(conn: Connection, project: Project, reviewer: str, *, version: st
         _suggest_first(conn, project, code.local_code_id, proposed)
         reopened.append(Reopened(code.code, state.target_code, reason, tuple(proposed)))
     return reopened
+
+
+def _changed(conn: Connection, target: TargetVersion, shown: str, approved: d.State
+             ) -> tuple[str, list[tuple[str, str | None, str]]] | None:
+    """Why an approved target needs another look in the release, with what the release proposes instead."""
+    code = approved.target_code or ""
+    concept = find_target(conn, target, code)
+    if concept is None:
+        return f"target {code} does not exist in {shown}", replacements(conn, target, code)
+    if not concept.active:
+        return (f"target {code} is inactive in {shown} (status {concept.status or 'inactive'})",
+                replacements(conn, target, code))
+    if approved.target_display and concept.display != approved.target_display:
+        return (f"target {code} was renamed in {shown}: {approved.target_display!r} -> {concept.display!r}",
+                [(concept.code, concept.display, "same code, new name")])
+    return None
 
 
 def _suggest_first(conn: Connection, project: Project, local_code_id: int,

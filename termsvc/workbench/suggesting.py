@@ -46,7 +46,8 @@ def evidence(conn: Connection, target_system: str) -> dict[str, list[tuple[str, 
     normalised local display -> [(target code, times approved)], most approved first."""
     rows = conn.execute(text(
         "SELECT lc.display, d.target_code FROM decision d "
-        "JOIN (SELECT local_code_id, MAX(decision_id) AS last FROM decision GROUP BY local_code_id) m "
+        "JOIN (SELECT local_code_id, MAX(decision_id) AS last FROM decision WHERE action <> 'also' "
+        "GROUP BY local_code_id) m "
         "ON m.last = d.decision_id JOIN local_code lc ON lc.local_code_id = d.local_code_id "
         "JOIN project p ON p.project_id = lc.project_id "
         "WHERE d.new_state = :approved AND p.target_system = :t AND d.target_code IS NOT NULL"),
