@@ -140,3 +140,15 @@ def test_the_batch_response_comes_in_xml_when_asked(client: TestClient) -> None:
 def test_the_capability_statement_declares_batch(client: TestClient) -> None:
     rest = client.get("/fhir/metadata").json()["rest"][0]
     assert {"code": "batch"} in rest["interaction"]
+
+
+def test_an_oversized_batch_is_refused_with_413_before_it_is_read(engine: Engine, store_url: str) -> None:
+    settings = Settings(database_url=store_url, max_request_bytes=1024)
+    with TestClient(create_app(settings, engine=engine)) as small:
+        big = _batch(*[_get(f"CodeSystem/$lookup?system={SHAPES}&code=square") for _ in range(40)])
+        response = small.post("/fhir", json=big, headers={"Accept": "application/fhir+xml"})
+    assert response.status_code == 413
+    root = etree.fromstring(response.content)
+    assert root.tag == "{http://hl7.org/fhir}OperationOutcome"
+    code = root.find(".//{http://hl7.org/fhir}code")
+    assert code is not None and code.get("value") == "too-long"
