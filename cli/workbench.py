@@ -98,6 +98,8 @@ def import_(
     count_column: Annotated[str | None, typer.Option("--count-column", help="Frequency or count.")] = None,
     encoding: Annotated[str, typer.Option("--encoding", help="CSV/TSV character set.")] = "utf-8",
     sheet: Annotated[str, typer.Option("--sheet", help="Excel sheet name or 0-based index.")] = "0",
+    add_counts: Annotated[bool, typer.Option("--add-counts", help="Add the file's counts to the known ones (an "
+                                             "extract of another period) instead of replacing them.")] = False,
     reviewer: Reviewer = "",
 ) -> None:
     """Import local codes (re-importing updates counts and adds new codes; decisions are kept), or an existing
@@ -115,7 +117,7 @@ def import_(
             return
         columns = Columns(code_column, display_column, units_column, specimen_column, category_column, count_column)
         summary = import_codes(conn, p, path, kind, columns=columns, encoding=encoding,
-                               sheet=int(sheet) if sheet.isdigit() else sheet)
+                               sheet=int(sheet) if sheet.isdigit() else sheet, add_counts=add_counts)
     console.print(f"[green]imported[/] {summary.added} new and {summary.updated} known local codes from {path}")
 
 

@@ -126,3 +126,28 @@ def test_cli_import_error_names_file_line_and_field(cli: Cli, tmp_path: Path) ->
     assert result.exit_code == 1
     assert f"{codes}, line 3, field code: duplicate local code 'K'" in result.output
     assert "nothing was changed" in result.output
+
+
+def test_cli_add_counts_accumulates_periods_and_a_plain_reimport_replaces(cli: Cli, engine: Engine,
+                                                                           tmp_path: Path) -> None:
+    january, february = tmp_path / "january.csv", tmp_path / "february.csv"
+    january.write_text("code,display,n\nK,POTASSIUM,10\n", encoding="utf-8")
+    february.write_text("code,display,n\nK,POTASSIUM,25\n", encoding="utf-8")
+    cli("workbench", "import", "lab", str(january), "--count-column", "n")
+    cli("workbench", "import", "lab", str(february), "--count-column", "n", "--add-counts")
+    with engine.connect() as conn:
+        assert (code_by_value(conn, get_project(conn, "lab"), "K") or pytest.fail("K")).count == 35
+    cli("workbench", "import", "lab", str(february), "--count-column", "n")
+    with engine.connect() as conn:
+        assert (code_by_value(conn, get_project(conn, "lab"), "K") or pytest.fail("K")).count == 25
+
+
+def test_cli_approve_also_publishes_a_second_target(cli: Cli, engine: Engine, store_url: str,
+                                                    tmp_path: Path) -> None:
+    codes = tmp_path / "codes.csv"
+    codes.write_text("code,display\nK,POTASSIUM\n", encoding="utf-8")
+    cli("workbench", "import", "lab", str(codes))
+    cli("workbench", "approve", "lab", "K", "6298-4")
+    cli("workbench", "approve", "lab", "K", "2819-1", "--also", "--equivalence", "narrower", "--comment", "CSF")
+    cli("workbench", "publish", "lab")
+    assert sorted(_translate(engine, store_url, "K")) == [("2819-1", "narrower"), ("6298-4", "equivalent")]

@@ -81,6 +81,17 @@ def test_reimport_updates_counts_adds_codes_and_keeps_decisions(engine: Engine, 
     assert state.state == "approved" and state.target_code == "6298-4"
 
 
+def test_add_counts_accumulates_counts_of_files_from_different_periods(engine: Engine, project: Project,
+                                                                       tmp_path: Path) -> None:
+    january, february = tmp_path / "january.csv", tmp_path / "february.csv"
+    january.write_text("code,display,n\nK,POTASSIUM,10\nNA,SODIUM,5\n", encoding="utf-8")
+    february.write_text("code,display,n\nK,POTASSIUM,25\nCL,CHLORIDE,7\n", encoding="utf-8")
+    with engine.begin() as conn:
+        import_codes(conn, project, january, columns=Columns(count="n"), add_counts=True)
+        import_codes(conn, project, february, columns=Columns(count="n"), add_counts=True)
+        assert {c.code: c.count for c in all_codes(conn, project)} == {"K": 35, "NA": 5, "CL": 7}
+
+
 @pytest.mark.parametrize(("content", "line", "field", "message"), [
     ("code,name\nK,POTASSIUM\n", 1, "display", "no column 'display'"),
     ("code,display\nK,POTASSIUM\nNA,\n", 3, "display", "empty name"),

@@ -42,6 +42,9 @@ def read_codes(project: Project, path: Path, kind: str | None = None, *, columns
 
 
 def import_codes(conn: Connection, project: Project, path: Path, kind: str | None = None, *,
-                 columns: Columns | None = None, encoding: str = "utf-8", sheet: str | int = 0) -> ImportSummary:
+                 columns: Columns | None = None, encoding: str = "utf-8", sheet: str | int = 0,
+                 add_counts: bool = False) -> ImportSummary:
+    """`add_counts`: the file covers another period, so its counts add to the known ones instead of
+    replacing them."""
     codes = read_codes(project, path, kind, columns=columns, encoding=encoding, sheet=sheet)
-    return store_codes(conn, project, codes)
+    return store_codes(conn, project, codes, add_counts=add_counts)

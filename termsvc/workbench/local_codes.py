@@ -1,5 +1,5 @@
 """Storing imported local codes. One import = one transaction: re-importing adds new codes and updates the
-context and counts of known ones; decisions are never touched."""
+context and counts of known ones (replaced, or accumulated across periods); decisions are never touched."""
 
 from __future__ import annotations
 
@@ -45,9 +45,11 @@ class ImportSummary:
     updated: int = 0
 
 
-def store_codes(conn: Connection, project: Project, codes: Iterable[ImportedCode]) -> ImportSummary:
-    """Counts are replaced by the source's count (a re-import of the same data must not double them);
-    empty context fields keep what an earlier import knew."""
+def store_codes(conn: Connection, project: Project, codes: Iterable[ImportedCode], *,
+                add_counts: bool = False) -> ImportSummary:
+    """Counts are replaced by the source's count (a newer extract of the same period must not double them),
+    or added to the known count with `add_counts` (extracts of different periods); empty context fields keep
+    what an earlier import knew."""
     existing = {row[1]: int(row[0]) for row in conn.execute(
         text("SELECT local_code_id, code FROM local_code WHERE project_id = :p"), {"p": project.project_id})}
     summary = ImportSummary()
@@ -68,9 +70,10 @@ def store_codes(conn: Connection, project: Project, codes: Iterable[ImportedCode
                           "extra, source_file, updated_at) VALUES (:p, :code, :display, :units, :specimen, "
                           ":category, :count, :extra, :source, :at)"), inserts)
     if updates:
+        count = "count + :count" if add_counts else ":count"
         conn.execute(text("UPDATE local_code SET display = :display, units = COALESCE(:units, units), "
                           "specimen = COALESCE(:specimen, specimen), category = COALESCE(:category, category), "
-                          "count = :count, extra = :extra, source_file = :source, updated_at = :at "
+                          f"count = {count}, extra = :extra, source_file = :source, updated_at = :at "
                           "WHERE local_code_id = :id"), updates)
     summary.added, summary.updated = len(inserts), len(updates)
     return summary
