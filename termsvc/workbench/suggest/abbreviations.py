@@ -68,12 +68,14 @@ DRUG: Final[dict[str, str]] = {
 }
 
 # Several spellings of one name, folded to one before matching (both the local names and the targets').
-PHRASES: Final[list[tuple[re.Pattern[str], str]]] = [
-    (re.compile(r"\bsars[ -]?(?:coronavirus|cov)[ -]?2\b|\b(?:2019[ -]?)?ncov(?:[ -]?2019)?\b|\bcovid[ -]?19\b"),
+# Each comes with words one of which the text must hold before the pattern is tried (most names hold none).
+PHRASES: Final[list[tuple[tuple[str, ...], re.Pattern[str], str]]] = [
+    (("sars", "ncov", "covid"),
+     re.compile(r"\bsars[ -]?(?:coronavirus|cov)[ -]?2\b|\b(?:2019[ -]?)?ncov(?:[ -]?2019)?\b|\bcovid[ -]?19\b"),
      "sars-cov-2"),
-    (re.compile(r"\brespiratory syncytial virus\b"), "rsv respiratory syncytial virus"),
-    (re.compile(r"\bflu ([ab])\b"), r"influenza \1"),
-    (re.compile(r"\bhemoglobin a1c\b|\bhb a1c\b"), "hemoglobin a1c"),
+    (("syncytial",), re.compile(r"\brespiratory syncytial virus\b"), "rsv respiratory syncytial virus"),
+    (("flu ",), re.compile(r"\bflu ([ab])\b"), r"influenza \1"),
+    (("a1c",), re.compile(r"\bhemoglobin a1c\b|\bhb a1c\b"), "hemoglobin a1c"),
 ]
 # Words vendors add to test names that say nothing about the test ("SARS-CoV-2 Result Interpretation").
 NOISE: Final[frozenset[str]] = frozenset({"result", "results", "test", "assay", "report", "final", "interpretation",

@@ -20,8 +20,10 @@ class NgramIndex:
             flat.extend(names if names else [""])
         self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), lowercase=False,
                                            sublinear_tf=True, dtype=np.float32)
-        self._vectorizer.fit([*flat, *local_names])
-        self._matrix = self._vectorizer.transform(flat).tocsr()
+        # one pass over the text: fitted with the local names, which are then dropped from the matrix
+        matrix = self._vectorizer.fit_transform([*flat, *local_names]).tocsr()[: len(flat)]
+        # n-gram -> names (postings): a query touches only the rows of its own n-grams
+        self._postings = matrix.T.tocsr()
         self._starts = np.asarray(starts, dtype=np.int64)
         self.size = len(starts)
 
@@ -29,8 +31,8 @@ class NgramIndex:
         """Cosine similarity of `text` to each candidate's best name."""
         if self.size == 0:
             return np.zeros(0, dtype=np.float32)
-        query = self._vectorizer.transform([text])
-        per_name = np.asarray((self._matrix @ query.T).todense()).ravel()
+        query = self._vectorizer.transform([text]).tocsr()
+        per_name = np.asarray((query @ self._postings).todense()).ravel()
         return np.maximum.reduceat(per_name, self._starts).astype(np.float32)
 
     def top(self, text: str, n: int, allowed: NDArray[np.bool_] | None = None) -> list[tuple[int, float]]:

@@ -14,6 +14,8 @@ _INNER_DOT = re.compile(r"(?<=[a-z])\.(?=[a-z])")
 _NOT_WORD = re.compile(r"[^a-z0-9%/.\-]+")
 _LOOSE_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
 _NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_WORD_BREAK = re.compile(r"[\s/\-]+")
+_DIGIT = re.compile(r"[0-9]")
 _SPLIT_NUMBER_UNIT = re.compile(r"(?<=[0-9])(?=[a-z%])")
 
 
@@ -25,25 +27,36 @@ def evidence_key(display: str) -> str:
 def fold(text: str) -> str:
     """Lower-case ASCII-ish text with punctuation as spaces; keeps '%', '/', '-' and decimal points, and splits a
     number from the unit glued to it ("25mg" -> "25 mg")."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    text = _INNER_DOT.sub("", text)
+    if not text.isascii():  # accents folded away ("Bacteries" meets "Bactéries"); most names are ASCII already
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower()
+    dotted = "." in text  # each pattern only where it can apply: this runs for every name of a release
+    if dotted:
+        text = _INNER_DOT.sub("", text)
     text = _NOT_WORD.sub(" ", text)
-    text = _LOOSE_DOT.sub(" ", text)
-    text = _SPLIT_NUMBER_UNIT.sub(" ", text)
+    if dotted:
+        text = _LOOSE_DOT.sub(" ", text)
+    if _DIGIT.search(text):
+        text = _SPLIT_NUMBER_UNIT.sub(" ", text)
     return " ".join(text.split())
 
 
-def tokens(text: str) -> list[str]:
+def tokens(text: str, *, folded: bool = False) -> list[str]:
     """Folded words; '/' and '-' separate words too."""
-    return [token for token in re.split(r"[\s/\-]+", fold(text)) if token]
+    return [token for token in _WORD_BREAK.split(text if folded else fold(text)) if token]
 
 
-def canonical(text: str) -> str:
+def canonical(text: str, *, folded: bool = False) -> str:
     """Folded, with the known spellings of one name made one."""
-    folded = fold(text)
-    for pattern, replacement in PHRASES:
-        folded = pattern.sub(replacement, folded)
+    folded_text = text if folded else fold(text)
+    return _one_spelling(folded_text)
+
+
+def _one_spelling(folded: str) -> str:
+    for hint, pattern, replacement in PHRASES:
+        if any(word in folded for word in hint):
+            folded = pattern.sub(replacement, folded)
     return folded
 
 
@@ -53,12 +66,12 @@ def without_noise(text: str) -> str:
     return " ".join(kept) if kept else text
 
 
-def expand(text: str, table: Mapping[str, str] = ALL) -> str:
+def expand(text: str, table: Mapping[str, str] = ALL, *, folded: bool = False) -> str:
     """The canonical text with each known abbreviation followed by its long form. A word right after a number is
     a unit ("25 mg" is milligrams, not magnesium), so it is not expanded."""
     out: list[str] = []
     previous = ""
-    for word in canonical(text).split():
+    for word in canonical(text, folded=folded).split():
         out.append(word)
         bare = word.strip("-/")
         long_form = table.get(bare)

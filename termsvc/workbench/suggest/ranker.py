@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import drugs
@@ -17,7 +17,7 @@ from termsvc.workbench.suggest.abbreviations import DRUG, LAB
 from termsvc.workbench.suggest.context import LocalContext, TargetAxes, adjust
 from termsvc.workbench.suggest.model import Candidate, LocalTerm, Suggestion
 from termsvc.workbench.suggest.ngram import NgramIndex
-from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, tokens, without_noise
+from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, tokens, without_noise
 
 SHORTLIST = 200
 EVIDENCE_BOOST = 0.45  # an earlier approval of the same local name outweighs any name or context difference
@@ -47,11 +47,11 @@ class TargetIndex:
             names: list[str] = []
             words: set[str] = set()
             for text in (c.display, *c.designations):
-                for part in text.split(";") if ";" in text else (text,):
-                    words.update(tokens(part))
+                folded = fold(text)
+                words.update(tokens(folded, folded=True))
                 if ";" in text:  # a synonym list (LOINC RELATEDNAMES2): words for coverage, not a name
                     continue
-                name = expand(text, self._table)
+                name = expand(folded, self._table, folded=True)
                 if name and name not in names:
                     names.append(name)
             self._names.append(names)
@@ -86,14 +86,30 @@ class TargetIndex:
                     allowed[i] = False
         return allowed
 
-    def _name_score(self, query: str, query_words: frozenset[str], index: int, cosine: float) -> float:
-        best_set = best_w = 0.0
-        for name in self._names[index]:
-            best_set = max(best_set, fuzz.token_set_ratio(query, name))
-            best_w = max(best_w, fuzz.WRatio(query, name))
-        words = self._words[index]
-        coverage = len(query_words & words) / len(query_words) if query_words else 0.0
-        return 0.35 * cosine + 0.3 * best_set / 100 + 0.15 * best_w / 100 + 0.2 * coverage
+    def _name_scores(self, query: str, query_words: frozenset[str], shortlist: dict[int, float]) -> dict[int, float]:
+        """Name score of each shortlisted candidate: n-gram cosine, rapidfuzz token-set and WRatio against its best
+        name (scored in one C call over all names), and the share of the query's words found among its names."""
+        owners: list[int] = []
+        names: list[str] = []
+        for index in shortlist:
+            for name in self._names[index]:
+                owners.append(index)
+                names.append(name)
+        if not names:
+            return {}
+        token_set = process.cdist([query], names, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
+        weighted = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float32)[0]
+        best: dict[int, tuple[float, float]] = {}
+        for owner, a, b in zip(owners, token_set.tolist(), weighted.tolist(), strict=True):
+            held = best.get(owner)
+            best[owner] = (a, b) if held is None else (max(a, held[0]), max(b, held[1]))
+        out: dict[int, float] = {}
+        for index, cosine in shortlist.items():
+            a, b = best.get(index, (0.0, 0.0))
+            words = self._words[index]
+            coverage = len(query_words & words) / len(query_words) if query_words else 0.0
+            out[index] = 0.35 * cosine + 0.3 * a / 100 + 0.15 * b / 100 + 0.2 * coverage
+        return out
 
     def _rank(self, text: str, top: int, filters: Mapping[str, str] | None, term: LocalTerm | None,
               evidence: Mapping[str, Sequence[tuple[str, int]]] | None) -> list[Suggestion]:
@@ -110,8 +126,7 @@ class TargetIndex:
         local = LocalContext.of(term) if term is not None else None
         local_drug = drugs.parse(text) if self.drug else None
         scored: dict[int, _Scored] = {}
-        for index, cosine in shortlist.items():
-            raw = self._name_score(query, query_words, index, cosine)
+        for index, raw in self._name_scores(query, query_words, shortlist).items():
             reasons = [f"name {raw:.2f}"]
             if local is not None:
                 extra, why = adjust(local, self._axes[index])
