@@ -118,6 +118,21 @@ def test_a_bad_row_after_good_ones_leaves_the_project_unchanged(engine: Engine, 
     assert _count_codes(engine) == 0
 
 
+def test_fhir_ndjson_that_is_not_utf8_names_the_line_and_imports_nothing(engine: Engine, project: Project,
+                                                                        tmp_path: Path) -> None:
+    def observation(code: str, name: str) -> str:
+        return json.dumps({"resourceType": "Observation", "status": "final", "code": {"coding": [
+            {"system": "http://hospital.example.org/lab-codes", "code": code, "display": name}]}},
+            ensure_ascii=False)
+    path = tmp_path / "obs.ndjson"
+    path.write_bytes(f"{observation('K', 'POTASSIUM')}\n{observation('GLU', 'GLUCOSE NÜCHTERN')}\n"
+                     .encode("latin-1"))
+    with pytest.raises(LoadError, match="not utf-8") as caught:
+        _import(engine, project, path)
+    assert (caught.value.file, caught.value.line) == (str(path), 2)
+    assert _count_codes(engine) == 0
+
+
 def test_wrong_encoding_names_the_line(engine: Engine, project: Project, tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes("code,display\nK,POTASSIUM\nGLU,GLUCOSE NÜCHTERN\n".encode("latin-1"))

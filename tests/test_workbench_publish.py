@@ -184,6 +184,23 @@ def test_usagi_import_resolves_targets_by_name_and_flags_the_rest(engine: Engine
         assert tema.extra["units"] == "ng/mL" and k.count == 100
 
 
+def test_a_usagi_file_that_is_not_utf8_names_the_line(engine: Engine, project: Project, tmp_path: Path) -> None:
+    usagi = tmp_path / "usagi.csv"
+    usagi.write_bytes("sourceCode,sourceName,mappingStatus,conceptId,conceptName\nK,POTASSIUM,UNCHECKED,0,\n"
+                      "GLU,GLUCOSE NÜCHTERN,UNCHECKED,0,\n".encode("latin-1"))
+    with pytest.raises(LoadError, match="not utf-8") as caught, engine.begin() as conn:
+        import_map_file(conn, project, usagi, "ann")
+    assert caught.value.line == 3
+
+
+def test_a_concept_map_that_is_not_json_names_the_line(engine: Engine, project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "map.json"
+    path.write_text('{"resourceType": "ConceptMap",\n "group": [\n}\n', encoding="utf-8")
+    with pytest.raises(LoadError, match="not a JSON ConceptMap") as caught, engine.begin() as conn:
+        import_map_file(conn, project, path, "ann")
+    assert caught.value.line == 3
+
+
 def test_a_file_that_is_not_a_usagi_export_is_refused(engine: Engine, project: Project, tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("code,display\nK,POTASSIUM\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from termsvc.errors import LoadError
+from termsvc.workbench.files import decoded
 
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}\Z")
 _LINES = re.compile(r"\r\n|\r|\n")
@@ -114,12 +115,7 @@ def decode(data: bytes, file: str) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     charset = _declared_charset(data)
-    try:
-        return data.decode(charset)
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\r") + data[:exc.start].count(b"\n") - data[:exc.start].count(b"\r\n") + 1
-        raise LoadError(file, f"bytes that are not {charset} (declare the character set in MSH-18): "
-                              f"{data[exc.start:exc.end]!r}", line=line) from None
+    return decoded(data, file, charset, hint="declare the character set in MSH-18")
 
 
 def _declared_charset(data: bytes) -> str:

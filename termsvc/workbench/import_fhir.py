@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from termsvc.errors import LoadError
+from termsvc.workbench.files import utf8_text
 from termsvc.workbench.local_codes import ImportedCode
 
 STANDARD_SYSTEMS = frozenset({
@@ -27,10 +28,7 @@ def is_standard(system: str | None) -> bool:
 def _resources(path: Path) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
     """(line, path in file, resource) for every Observation."""
     file = str(path)
-    try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoadError(file, f"not UTF-8 (FHIR JSON must be): {exc.reason}") from None
+    content = utf8_text(path, hint="FHIR JSON must be UTF-8")
     if path.suffix.lower() == ".ndjson":
         for line, text in enumerate(content.splitlines(), start=1):
             if text.strip():

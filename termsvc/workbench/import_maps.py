@@ -15,6 +15,7 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import LoadError
 from termsvc.workbench import decisions as d
+from termsvc.workbench.files import utf8_text
 from termsvc.workbench.local_codes import ImportedCode, code_by_value, store_codes
 from termsvc.workbench.projects import Project
 from termsvc.workbench.targets import TargetVersion, find_target, target_version
@@ -42,9 +43,9 @@ class Mapping:
 def read_concept_map(path: Path, project: Project) -> list[Mapping]:
     file = str(path)
     try:
-        resource = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise LoadError(file, f"not a JSON ConceptMap: {exc}") from None
+        resource = json.loads(utf8_text(path, hint="FHIR JSON must be UTF-8"))
+    except json.JSONDecodeError as exc:
+        raise LoadError(file, f"not a JSON ConceptMap: {exc.msg}", line=exc.lineno) from None
     if not isinstance(resource, dict) or resource.get("resourceType") != "ConceptMap":
         raise LoadError(file, "expected a ConceptMap resource", field_name="resourceType")
     found: list[Mapping] = []
@@ -81,10 +82,7 @@ def read_usagi(path: Path) -> list[Mapping]:
     """Usagi writes one row per source code and target concept; the first row of a code is its mapping.
     conceptId is an OMOP concept_id, so the target is found by conceptName in the target version."""
     file = str(path)
-    try:
-        content = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoadError(file, f"not UTF-8: {exc.reason}") from None
+    content = utf8_text(path, hint="Usagi writes UTF-8")
     reader = csv.DictReader(io.StringIO(content, newline=""))
     for name in USAGI_REQUIRED:
         if name not in (reader.fieldnames or []):
@@ -178,7 +176,7 @@ def _checked(conn: Connection, target: TargetVersion, m: Mapping, by_name: bool)
         concept = find_target(conn, target, code) if code else None
         if concept is None or not concept.active:
             why = "is not a unique name" if code is None else ("does not exist" if concept is None else "is inactive")
-            problems.append(f"imported target {wanted!r} {why} in {target.url}|{target.version}")
+            problems.append(f"imported target {wanted!r} {why} in {target.shown}")
             checked.append(d.State(d.FLAGGED, code, None, equivalence, comment))
         else:
             checked.append(d.State(d.APPROVED, concept.code, concept.display, equivalence, comment))

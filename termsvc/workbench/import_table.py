@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from termsvc.errors import LoadError
+from termsvc.workbench.files import decoded
 from termsvc.workbench.local_codes import ImportedCode
 
 
@@ -28,13 +29,8 @@ class Columns:
 
 
 def _rows_text(path: Path, delimiter: str, encoding: str) -> Iterator[tuple[int, list[str]]]:
-    data = path.read_bytes()
-    try:
-        content = data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise LoadError(str(path), f"bytes that are not {encoding}: {data[exc.start:exc.end]!r} (pass --encoding "
-                                   "with the file's character set)", line=line) from None
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    content = decoded(path.read_bytes(), str(path), codec, hint="pass --encoding with the file's character set")
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     try:
         for row in reader:

@@ -80,7 +80,6 @@ def revalidate(conn: Connection, project: Project, reviewer: str, *, version: st
     if project.target_version and target.version != project.target_version:
         conn.execute(text("UPDATE project SET target_version = :v WHERE project_id = :p"),
                      {"v": target.version, "p": project.project_id})
-    shown = f"{target.url}|{target.version}" if target.version else target.url
     states, extras = d.current_states(conn, project), d.additional_targets(conn, project)
     reopened: list[Reopened] = []
     for code in all_codes(conn, project):
@@ -90,7 +89,7 @@ def revalidate(conn: Connection, project: Project, reviewer: str, *, version: st
         reasons: list[str] = []
         proposed: list[tuple[str, str | None, str]] = []
         for approved in (state, *extras.get(code.local_code_id, ())):
-            checked = _changed(conn, target, shown, approved)
+            checked = _changed(conn, target, approved)
             if checked is not None:
                 reasons.append(checked[0])
                 proposed += [p for p in checked[1] if all(p[0] != q[0] for q in proposed)]
@@ -108,9 +107,10 @@ def revalidate(conn: Connection, project: Project, reviewer: str, *, version: st
     return reopened
 
 
-def _changed(conn: Connection, target: TargetVersion, shown: str, approved: d.State
+def _changed(conn: Connection, target: TargetVersion, approved: d.State
              ) -> tuple[str, list[tuple[str, str | None, str]]] | None:
     """Why an approved target needs another look in the release, with what the release proposes instead."""
+    shown = target.shown
     code = approved.target_code or ""
     concept = find_target(conn, target, code)
     if concept is None:

@@ -16,6 +16,11 @@ class TargetVersion:
     url: str
     version: str
 
+    @property
+    def shown(self) -> str:
+        """url|version, as FHIR writes a versioned canonical (the bare url when the version has none)."""
+        return f"{self.url}|{self.version}" if self.version else self.url
+
 
 @dataclass(frozen=True)
 class TargetConcept:
@@ -49,10 +54,9 @@ def find_target(conn: Connection, target: TargetVersion, code: str) -> TargetCon
 def require_active_target(conn: Connection, target: TargetVersion, code: str) -> TargetConcept:
     """Approvals must point at a code a receiver can use: known and active in the target version."""
     concept = find_target(conn, target, code)
-    shown = f"{target.url}|{target.version}" if target.version else target.url
     if concept is None:
-        raise Invalid(f"target code {code!r} does not exist in {shown}", expression=["target"])
+        raise Invalid(f"target code {code!r} does not exist in {target.shown}", expression=["target"])
     if not concept.active:
-        raise Invalid(f"target code {code!r} is inactive in {shown} (status {concept.status or 'inactive'}); "
+        raise Invalid(f"target code {code!r} is inactive in {target.shown} (status {concept.status or 'inactive'}); "
                       "choose an active replacement", expression=["target"])
     return concept
