@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,12 +16,18 @@ from sqlalchemy import Connection, Engine
 
 from termsvc.errors import LoadError, TermsvcError
 
+if TYPE_CHECKING:
+    from termsvc.workbench.local_codes import StoredCode
+    from termsvc.workbench.projects import Project
+
 app = typer.Typer(help="The mapping workbench: import local codes, rank suggestions, review, publish as "
                        "ConceptMaps served by $translate.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
 
 Reviewer = Annotated[str, typer.Option("--reviewer", envvar="USER", help="Who decides (default: $USER).")]
+ProjectName = Annotated[str, typer.Argument(help="The project.")]
+LocalCode = Annotated[str, typer.Argument(help="The local code.")]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -50,6 +56,22 @@ def _engine() -> Iterator[Engine]:
 def _transaction() -> Iterator[Connection]:
     with _engine() as engine, engine.begin() as conn:
         yield conn
+
+
+@contextmanager
+def _project(name: str) -> Iterator[tuple[Connection, Project]]:
+    from termsvc.workbench.projects import get_project
+
+    with _transaction() as conn:
+        yield conn, get_project(conn, name)
+
+
+@contextmanager
+def _code(name: str, code: str) -> Iterator[tuple[Connection, Project, StoredCode]]:
+    from termsvc.workbench.actions import local_code
+
+    with _project(name) as (conn, p):
+        yield conn, p, local_code(conn, p, code)
 
 
 @app.command()
@@ -85,7 +107,7 @@ def project(
 
 @app.command("import")
 def import_(
-    name: Annotated[str, typer.Argument(help="The project.")],
+    name: ProjectName,
     path: Annotated[Path, typer.Argument(exists=True, help="A CSV/TSV/Excel file, HL7 v2 file or folder, FHIR "
                                          "Observation NDJSON/Bundle, ConceptMap JSON or Usagi CSV.")],
     kind: Annotated[str | None, typer.Option("--kind", help="table, hl7v2, fhir, conceptmap or usagi "
@@ -107,10 +129,8 @@ def import_(
     from termsvc.workbench.import_maps import import_map_file
     from termsvc.workbench.import_table import Columns
     from termsvc.workbench.importing import import_codes
-    from termsvc.workbench.projects import get_project
 
-    with _transaction() as conn:
-        p = get_project(conn, name)
+    with _project(name) as (conn, p):
         if kind in ("conceptmap", "usagi"):
             decided = import_map_file(conn, p, path, reviewer or "import")
             console.print(f"[green]imported[/] {decided} decisions from {path}")
@@ -123,7 +143,7 @@ def import_(
 
 @app.command()
 def suggest(
-    name: Annotated[str, typer.Argument(help="The project.")],
+    name: ProjectName,
     top: Annotated[int, typer.Option("--top", help="Candidates kept per code.")] = 10,
     output: Annotated[Path | None, typer.Option("--output", help="Also write them to a .csv or .json file.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every code, not only those still pending.")] = False,
@@ -132,12 +152,11 @@ def suggest(
     tty: Annotated[str | None, typer.Option("--tty", help="Only RxNorm targets of this term type.")] = None,
 ) -> None:
     """Rank target candidates for the project's local codes and keep the top K for review."""
-    from termsvc.workbench.projects import get_project
     from termsvc.workbench.suggesting import suggest_all, write_output
 
     filters = {k: v for k, v in (("class", class_), ("system", system), ("tty", tty)) if v}
-    with _transaction() as conn:
-        ranked = suggest_all(conn, get_project(conn, name), top=top, pending_only=not every, filters=filters or None)
+    with _project(name) as (conn, p):
+        ranked = suggest_all(conn, p, top=top, pending_only=not every, filters=filters or None)
     if output is not None:
         write_output(output, ranked)
     console.print(f"{len({r.local_code for r in ranked})} codes ranked, {len(ranked)} suggestions kept"
@@ -145,7 +164,7 @@ def suggest(
 
 
 @app.command()
-def review(name: Annotated[str, typer.Argument(help="The project.")], reviewer: Reviewer = "") -> None:
+def review(name: ProjectName, reviewer: Reviewer = "") -> None:
     """Review interactively: the most frequent pending code, its context and candidates, one key per action."""
     from termsvc.workbench.projects import check_reviewer, get_project
     from termsvc.workbench.review import Reviewer as Loop
@@ -160,8 +179,8 @@ def review(name: Annotated[str, typer.Argument(help="The project.")], reviewer: 
 
 @app.command()
 def approve(
-    name: Annotated[str, typer.Argument(help="The project.")],
-    code: Annotated[str, typer.Argument(help="The local code.")],
+    name: ProjectName,
+    code: LocalCode,
     target: Annotated[str, typer.Argument(help="The target code (must be active in the target version).")],
     equivalence: Annotated[str, typer.Option("--equivalence", help="R4 ConceptMap equivalence.")] = "equivalent",
     comment: Annotated[str | None, typer.Option("--comment")] = None,
@@ -170,62 +189,53 @@ def approve(
     reviewer: Reviewer = "",
 ) -> None:
     """Approve a mapping."""
-    from termsvc.workbench.actions import add_target, local_code
+    from termsvc.workbench.actions import add_target
     from termsvc.workbench.actions import approve as do_approve
-    from termsvc.workbench.projects import get_project
 
-    with _transaction() as conn:
-        p = get_project(conn, name)
+    with _code(name, code) as (conn, p, stored):
         act = add_target if also else do_approve
-        act(conn, p, local_code(conn, p, code), target, reviewer, equivalence=equivalence, comment=comment)
+        act(conn, p, stored, target, reviewer, equivalence=equivalence, comment=comment)
     console.print(f"[green]approved[/] {code} -> {target} ({equivalence}){' as well' if also else ''}",
                   highlight=False)
 
 
 @app.command()
 def reject(
-    name: Annotated[str, typer.Argument(help="The project.")],
-    code: Annotated[str, typer.Argument(help="The local code.")],
+    name: ProjectName,
+    code: LocalCode,
     comment: Annotated[str | None, typer.Option("--comment")] = None,
     reviewer: Reviewer = "",
 ) -> None:
     """Record that no target fits (published as unmatched)."""
-    from termsvc.workbench.actions import local_code
     from termsvc.workbench.actions import reject as do_reject
-    from termsvc.workbench.projects import get_project
 
-    with _transaction() as conn:
-        p = get_project(conn, name)
-        do_reject(conn, p, local_code(conn, p, code), reviewer, comment=comment)
+    with _code(name, code) as (conn, p, stored):
+        do_reject(conn, p, stored, reviewer, comment=comment)
     console.print(f"rejected {code}", highlight=False)
 
 
 @app.command()
 def flag(
-    name: Annotated[str, typer.Argument(help="The project.")],
-    code: Annotated[str, typer.Argument(help="The local code.")],
+    name: ProjectName,
+    code: LocalCode,
     comment: Annotated[str, typer.Option("--comment", help="What is in doubt.")],
     reviewer: Reviewer = "",
 ) -> None:
     """Flag a code for a second look, with a comment."""
     from termsvc.workbench.actions import flag as do_flag
-    from termsvc.workbench.actions import local_code
-    from termsvc.workbench.projects import get_project
 
-    with _transaction() as conn:
-        p = get_project(conn, name)
-        do_flag(conn, p, local_code(conn, p, code), reviewer, comment)
+    with _code(name, code) as (conn, p, stored):
+        do_flag(conn, p, stored, reviewer, comment)
     console.print(f"flagged {code}", highlight=False)
 
 
 @app.command()
-def status(name: Annotated[str, typer.Argument(help="The project.")]) -> None:
+def status(name: ProjectName) -> None:
     """Coverage: codes and frequency-weighted volume per state, overall and per reviewer."""
-    from termsvc.workbench.projects import get_project
     from termsvc.workbench.status import coverage
 
-    with _transaction() as conn:
-        cov = coverage(conn, get_project(conn, name))
+    with _project(name) as (conn, p):
+        cov = coverage(conn, p)
     table = Table(title=f"{name}: {cov.total.codes} codes, volume {cov.total.volume}")
     for column in ("state", "codes", "% codes", "volume", "% volume"):
         table.add_column(column, justify="right" if column != "state" else "left")
@@ -245,17 +255,13 @@ def status(name: Annotated[str, typer.Argument(help="The project.")]) -> None:
 
 @app.command()
 def history(
-    name: Annotated[str, typer.Argument(help="The project.")],
-    code: Annotated[str, typer.Argument(help="The local code.")],
+    name: ProjectName,
+    code: LocalCode,
 ) -> None:
     """Every decision on a code, oldest first."""
-    from termsvc.workbench.actions import local_code
     from termsvc.workbench.decisions import history as decisions_of
-    from termsvc.workbench.projects import get_project
 
-    with _transaction() as conn:
-        p = get_project(conn, name)
-        stored = local_code(conn, p, code)
+    with _code(name, code) as (conn, _, stored):
         rows = decisions_of(conn, stored.local_code_id)
     table = Table(title=escape(f"{code}: {stored.display}"))
     for column in ("#", "when", "reviewer", "action", "from", "to", "target", "equivalence", "comment"):
@@ -270,19 +276,18 @@ def history(
 
 
 @app.command()
-def publish(name: Annotated[str, typer.Argument(help="The project.")]) -> None:
+def publish(name: ProjectName) -> None:
     """Store the approved mappings as the next version of the project's ConceptMap (served by $translate)."""
-    from termsvc.workbench.projects import get_project
     from termsvc.workbench.publish import publish as do_publish
 
-    with _transaction() as conn:
-        done = do_publish(conn, get_project(conn, name))
+    with _project(name) as (conn, p):
+        done = do_publish(conn, p)
     console.print(f"[green]published[/] {done.url}|{done.version} ({done.elements} codes)", highlight=False)
 
 
 @app.command()
 def export(
-    name: Annotated[str, typer.Argument(help="The project.")],
+    name: ProjectName,
     output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
     fmt: Annotated[str, typer.Option("--format", help="json or xml (ConceptMap), csv, omop "
                                      "(source_to_concept_map).")] = "json",
@@ -294,10 +299,8 @@ def export(
     """Write the mappings out as a ConceptMap (JSON/XML), CSV or OMOP source_to_concept_map."""
     from termsvc.workbench.export import OMOP_VOCABULARY, omop_concept_ids
     from termsvc.workbench.export import export as do_export
-    from termsvc.workbench.projects import get_project
 
-    with _transaction() as conn:
-        p = get_project(conn, name)
+    with _project(name) as (conn, p):
         ids = omop_concept_ids(omop_concepts, OMOP_VOCABULARY.get(p.target_system, "")) if omop_concepts else None
         written = do_export(conn, p, fmt, output, version=version, omop_concepts=ids)
     console.print(f"wrote {written} rows to {output}", highlight=False)
@@ -305,18 +308,17 @@ def export(
 
 @app.command()
 def revalidate(
-    name: Annotated[str, typer.Argument(help="The project.")],
+    name: ProjectName,
     version: Annotated[str | None, typer.Option("--version", help="The target version to check against "
                                                 "(default: the current one).")] = None,
     reviewer: Reviewer = "",
 ) -> None:
     """Put approvals whose target became inactive or was renamed back into review, with the release's own
     replacements as the first suggestions."""
-    from termsvc.workbench.projects import get_project
     from termsvc.workbench.revalidate import revalidate as do_revalidate
 
-    with _transaction() as conn:
-        reopened = do_revalidate(conn, get_project(conn, name), reviewer, version=version)
+    with _project(name) as (conn, p):
+        reopened = do_revalidate(conn, p, reviewer, version=version)
     for r in reopened:
         console.print(f"{r.local_code}: {r.reason}", highlight=False)
     console.print(f"{len(reopened)} codes back in review")
