@@ -70,6 +70,8 @@ def client(engine: Engine) -> Iterator[TestClient]:
             "include": [{"system": BIRDS}]}))
         run.value_set(_vs("mixed", {"include": [{"system": VERSIONED, "version": "1.0.0", "concept": [{"code": "a"}]},
                                                 {"system": VERSIONED, "version": "2.0.0", "concept": [{"code": "b"}]}]}))
+        run.value_set(_vs("every-version", {"include": [{"system": VERSIONED, "version": "1.0.0"},
+                                                        {"system": VERSIONED, "version": "2.0.0"}]}))
         run.value_set(_vs("pinned", {"include": [{"system": VERSIONED, "version": "1.0.0"}]}))
         run.value_set(_vs("wildcard", {"include": [{"system": VERSIONED, "version": "x"}]}))
         run.value_set(_vs("supplemented", {"include": [{"system": BIRDS}]}, extension=[
@@ -275,3 +277,11 @@ def test_a_pinned_import_that_does_not_exist_cannot_be_found(client: TestClient)
                     {"name": "default-valueset-version", "valueCanonical": f"{VS}picked|9"})
     assert out["result"]["valueBoolean"] is False
     assert out["message"]["valueString"] == f"A definition for the value Set '{VS}picked|9' could not be found"
+
+
+def test_a_code_in_several_included_versions_answers_from_the_version_its_display_fits(client: TestClient) -> None:
+    out = _validate(client, _url("every-version"), _coding(VERSIONED, "a", display="A 1.0.0"))
+    assert out["result"]["valueBoolean"] is True
+    assert out["version"]["valueString"] == "1.0.0"
+    newest = _validate(client, _url("every-version"), _coding(VERSIONED, "a"))
+    assert newest["version"]["valueString"] == "2.0.0"

@@ -100,13 +100,21 @@ def _infer_systems(conn: Connection, compiled: Compiled, code: str) -> list[str]
     return found
 
 
-def _version_having(conn: Connection, compiled: Compiled, url: str, code: str) -> str | None:
-    """A value set including several versions of a system: the newest of them whose part has the code."""
+def _version_having(conn: Connection, compiled: Compiled, url: str, code: str, display: Any,
+                    language: str | None) -> str | None:
+    """A value set including several versions of a system: the newest of them whose part has the code, and
+    of those, when a display is given, the newest in which that display is right."""
     versions = sorted({cs.version for cs in compiled.used_systems.values() if cs.url == url and cs.version},
                       key=version_key, reverse=True)
     if len(versions) < 2:
         return None
-    return next((v for v in versions if _member(conn, compiled, url, v, code, False)), None)
+    having = [v for v in versions if _member(conn, compiled, url, v, code, False)]
+    if isinstance(display, str) and len(having) > 1:
+        for version in having:
+            if check_coding(conn, system=url, code=code, version=version, display=display,
+                            display_language=language).valid:
+                return version
+    return having[0] if having else None
 
 
 def _version_in_value_set(compiled: Compiled, url: str) -> str | None:
@@ -218,7 +226,8 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
             rules.default.get(system) if system else None) or (
             # an include naming an unknown version: a version-check parameter still says which version to use
             _latest_matching(conn, system, rules.check.get(system)) if system in compiled.unresolved else None) or (
-            _version_having(conn, compiled, system, code) if system and isinstance(code, str) else None)
+            _version_having(conn, compiled, system, code, coding.get("display"), language)
+            if system and isinstance(code, str) else None)
         pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
         mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
         pattern = compiled.patterns.get(system) if system else None
