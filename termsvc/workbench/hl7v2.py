@@ -76,18 +76,16 @@ class Segment:
             return [raw]
         return raw.split(self.encoding.repetition) if raw else []
 
+    def _raw_components(self, n: int, repetition: int) -> list[str]:
+        reps = self.repetitions(n)
+        return reps[repetition].split(self.encoding.component) if repetition < len(reps) else []
+
     def components(self, n: int, repetition: int = 0) -> list[str]:
         """The components of one repetition of field n, unescaped (subcomponents left joined by '&')."""
-        reps = self.repetitions(n)
-        if repetition >= len(reps):
-            return []
-        return [self.encoding.unescape(c) for c in reps[repetition].split(self.encoding.component)]
+        return [self.encoding.unescape(c) for c in self._raw_components(n, repetition)]
 
     def subcomponents(self, n: int, component: int, repetition: int = 0) -> list[str]:
-        reps = self.repetitions(n)
-        if repetition >= len(reps):
-            return []
-        comps = reps[repetition].split(self.encoding.component)
+        comps = self._raw_components(n, repetition)
         if component > len(comps):
             return []
         return [self.encoding.unescape(s) for s in comps[component - 1].split(self.encoding.subcomponent)]

@@ -47,10 +47,7 @@ def publish(conn: Connection, project: Project) -> Published:
 
 def published_map(conn: Connection, project: Project, version: str | None = None) -> str | None:
     """The stored resource JSON of a published version (the current one by default)."""
-    if version:
-        row = conn.execute(text("SELECT resource_json FROM concept_map WHERE url = :u AND version = :v"),
-                           {"u": project.map_url, "v": version}).first()
-    else:
-        row = conn.execute(text("SELECT resource_json FROM concept_map WHERE url = :u AND is_current = true"),
-                           {"u": project.map_url}).first()
+    which = "version = :v" if version else "is_current = true"
+    row = conn.execute(text(f"SELECT resource_json FROM concept_map WHERE url = :u AND {which}"),
+                       {"u": project.map_url, "v": version}).first()
     return str(row[0]) if row is not None else None
