@@ -395,3 +395,20 @@ def test_any_json_in_a_value_set_or_code_system_is_accepted_or_refused_as_invali
             validate(str(resource["resourceType"]), resource)
         except Invalid as exc:
             assert exc.status == 422 and exc.expression
+
+
+@pytest.mark.parametrize("resource", [concept_map(), code_system(), value_set()],
+                         ids=["ConceptMap", "CodeSystem", "ValueSet"])
+def test_the_location_of_a_write_reads_back_and_an_older_version_is_not_kept(client: TestClient,
+                                                                           resource: dict[str, Any]) -> None:
+    kind = resource["resourceType"]
+    assert client.put(f"/fhir/{kind}/kept", json=resource).status_code == 201
+    second = client.put(f"/fhir/{kind}/kept", json=resource)
+    location = second.headers["location"]
+    assert location.endswith(f"/fhir/{kind}/kept/_history/2")
+    current = client.get("/fhir" + location.split("/fhir", 1)[1])
+    assert current.status_code == 200, current.text
+    assert current.json()["url"] == resource["url"]
+    older = client.get(f"/fhir/{kind}/kept/_history/1")
+    assert older.status_code == 404
+    assert "only the current version" in older.text

@@ -20,14 +20,18 @@ from termsvc.api import writes
 from termsvc.api.capabilities import SECURITY, ResourceCapability, declare
 from termsvc.api.outcome import issue, outcome
 from termsvc.api.render import fhir_response
+from termsvc.api.routers import codesystem, conceptmap, valueset
 from termsvc.api.routers.metadata import base_url_of
 from termsvc.auth.audit import AuditRecord, outcome_for, record
 from termsvc.auth.bearer import Credentials, authorise, credentials
 from termsvc.auth.principal import ANONYMOUS
 from termsvc.auth.scopes import CREATE, DELETE, UPDATE
-from termsvc.errors import Invalid, TermsvcError
+from termsvc.errors import Invalid, NotFound, TermsvcError
 
 router = APIRouter(tags=["writes"])
+
+_READERS: dict[str, Callable[[Request, str], Response]] = {
+    "CodeSystem": codesystem.read, "ValueSet": valueset.read, "ConceptMap": conceptmap.read}
 
 _LETTER = {"create": CREATE, "update": UPDATE, "delete": DELETE}
 
@@ -136,6 +140,24 @@ async def _save(request: Request, creds: Credentials, resource_type: str, *, res
     return _answer(request, resource_type, written)
 
 
+def _vread(resource_type: str) -> Callable[[Request, str, str], Response]:
+    """The version a write's Location names. No history is kept, so only the current version is there to read;
+    an older one is 404 saying so, rather than answering with content that is not that version."""
+    reader = _READERS[resource_type]
+
+    def vread(request: Request, resource_id: str, version_id: str) -> Response:
+        with _engine(request).connect() as conn:
+            stored = writes.find_by_id(conn, resource_type, resource_id)
+        if stored is None:
+            raise NotFound(f"{resource_type}/{resource_id} is not known")
+        if version_id != str(stored.version_id):
+            raise NotFound(f"Version {version_id} of {resource_type}/{resource_id} is not kept: this server keeps "
+                           f"only the current version ({stored.version_id})")
+        return reader(request, resource_id)
+
+    return vread
+
+
 def _register(resource_type: str) -> None:
     async def create(request: Request, creds: Credentials = Depends(credentials)) -> Response:
         return await _save(request, creds, resource_type)
@@ -183,7 +205,9 @@ def _register(resource_type: str) -> None:
     router.add_api_route(prefix + "/{resource_id}", update, methods=["PUT"],
                          summary=f"Create or update a {resource_type} by id")
     router.add_api_route(prefix + "/{resource_id}", delete, methods=["DELETE"], summary=f"Delete a {resource_type}")
-    declare(ResourceCapability(resource_type, interactions=["create", "update", "delete"],
+    router.add_api_route(prefix + "/{resource_id}/_history/{version_id}", _vread(resource_type), methods=["GET"],
+                         summary=f"Read the current version of a {resource_type} by its versionId")
+    declare(ResourceCapability(resource_type, interactions=["create", "update", "delete", "vread"],
                                extras={"updateCreate": True, "conditionalUpdate": True}))
 
 
