@@ -152,3 +152,15 @@ def test_a_failed_build_keeps_nothing(client: TestClient, engine: Engine) -> Non
         store(engine, "key", [[1, 1]], _value_set(BIG_VS, "bacteria"), broken)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM expansion")).scalar_one() == 0
+
+
+def test_a_build_that_finds_the_expansion_already_kept_uses_it(client: TestClient, engine: Engine) -> None:
+    _expand(client, count="1")
+    with engine.connect() as conn:
+        key = str(conn.execute(text("SELECT cache_key FROM expansion")).scalar_one())
+    [(expansion_id, total, _, _)] = _kept(engine)
+    # as a second process that missed it a moment before would: it must not build (or replace) it again
+    never_run = Compiled("c.no_such_column = 1", {})
+    again = store(engine, key, [], _value_set(BIG_VS, "bacteria"), never_run)
+    assert again is not None and (again.expansion_id, again.total, again.kept) == (expansion_id, total, True)
+    assert len(_kept(engine)) == 1

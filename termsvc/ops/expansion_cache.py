@@ -91,28 +91,12 @@ def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dic
     None when the store is busy (a load holds SQLite's write lock): the expansion is kept another time."""
     url, version = str(value_set.get("url")), str(value_set.get("version") or "")
     try:
-        with engine.begin() as conn:
-            total = int(conn.execute(text(f"SELECT COUNT(*) FROM concept c WHERE {compiled.condition}"),
-                                     compiled.params).scalar_one())
-            kept = total >= MIN_KEPT
-            # the superseded expansions of this value set (an older load, compose or version choice) go
-            old = [int(r[0]) for r in conn.execute(text(
-                "SELECT expansion_id FROM expansion WHERE value_set_url = :u AND value_set_version = :v"),
-                {"u": url, "v": version})]
-            for expansion_id in old:
-                conn.execute(text("DELETE FROM expansion_word WHERE expansion_id = :x"), {"x": expansion_id})
-                conn.execute(text("DELETE FROM expansion_entry WHERE expansion_id = :x"), {"x": expansion_id})
-                conn.execute(text("DELETE FROM expansion WHERE expansion_id = :x"), {"x": expansion_id})
-            expansion_id = int(conn.execute(text(
-                "INSERT INTO expansion (cache_key, value_set_url, value_set_version, used_systems, total, kept, "
-                "created_at) VALUES (:k, :u, :v, :s, :t, :kept, :at) RETURNING expansion_id"),
-                {"k": key, "u": url, "v": version, "s": orjson.dumps(used).decode(), "t": total, "kept": kept,
-                 "at": datetime.now(UTC)}).scalar_one())
-            if kept:
-                conn.execute(text(_fill_sql(conn.dialect.name, compiled.condition)),
-                             {**compiled.params, "xid": expansion_id})
-                _index_words(conn, expansion_id)
-            return Kept(expansion_id, total, kept)
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # take the write lock first: builders of one expansion queue up, and the later ones find it kept
+                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+            with conn.begin():
+                return find(conn, key) or _build(conn, key, used, url, version, compiled)
     except IntegrityError:
         # another process stored the same expansion first: use theirs
         with engine.connect() as conn:
@@ -124,6 +108,30 @@ def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dic
         if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
             raise
         return None
+
+
+def _build(conn: Connection, key: str, used: list[list[int | None]], url: str, version: str,
+           compiled: Compiled) -> Kept:
+    total = int(conn.execute(text(f"SELECT COUNT(*) FROM concept c WHERE {compiled.condition}"),
+                             compiled.params).scalar_one())
+    kept = total >= MIN_KEPT
+    # the superseded expansions of this value set (an older load, compose or version choice) go
+    old = [int(r[0]) for r in conn.execute(text(
+        "SELECT expansion_id FROM expansion WHERE value_set_url = :u AND value_set_version = :v"),
+        {"u": url, "v": version})]
+    for expansion_id in old:
+        conn.execute(text("DELETE FROM expansion_word WHERE expansion_id = :x"), {"x": expansion_id})
+        conn.execute(text("DELETE FROM expansion_entry WHERE expansion_id = :x"), {"x": expansion_id})
+        conn.execute(text("DELETE FROM expansion WHERE expansion_id = :x"), {"x": expansion_id})
+    expansion_id = int(conn.execute(text(
+        "INSERT INTO expansion (cache_key, value_set_url, value_set_version, used_systems, total, kept, "
+        "created_at) VALUES (:k, :u, :v, :s, :t, :kept, :at) RETURNING expansion_id"),
+        {"k": key, "u": url, "v": version, "s": orjson.dumps(used).decode(), "t": total, "kept": kept,
+         "at": datetime.now(UTC)}).scalar_one())
+    if kept:
+        conn.execute(text(_fill_sql(conn.dialect.name, compiled.condition)), {**compiled.params, "xid": expansion_id})
+        _index_words(conn, expansion_id)
+    return Kept(expansion_id, total, kept)
 
 
 def _fill_sql(dialect: str, condition: str) -> str:
