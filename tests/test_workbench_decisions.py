@@ -12,25 +12,19 @@ from termsvc.errors import Invalid
 from termsvc.ops.loading import run_load
 from termsvc.workbench import actions
 from termsvc.workbench import decisions as d
-from termsvc.workbench.import_table import Columns
-from termsvc.workbench.importing import import_codes
 from termsvc.workbench.local_codes import StoredCode, code_by_value
-from termsvc.workbench.projects import Project, create_project
+from termsvc.workbench.projects import Project
 from termsvc.workbench.status import coverage
 from tests.conftest import SAMPLES
+from tests.workbench_support import project_with_codes
 
 
 @pytest.fixture
 def project(engine: Engine, tmp_path: Path) -> Project:
     run_load(engine, "loinc", SAMPLES / "loinc", version="2.79")
-    codes = tmp_path / "codes.csv"
-    codes.write_text("code,display,n\nK,POTASSIUM BLOOD,100\nKCSF,POTASSIUM CSF,10\nXX,ODD TEST,1\n",
-                     encoding="utf-8")
     with engine.begin() as conn:
-        p = create_project(conn, "lab", "http://hospital.example.org/lab", "http://loinc.org",
-                           reviewers=("ann", "bob"))
-        import_codes(conn, p, codes, columns=Columns(count="n"))
-    return p
+        return project_with_codes(conn, tmp_path, "code,display,n\nK,POTASSIUM BLOOD,100\nKCSF,POTASSIUM CSF,10\n"
+                                  "XX,ODD TEST,1\n", count="n", reviewers=("ann", "bob"))
 
 
 def _code(engine: Engine, project: Project, code: str) -> StoredCode:

@@ -21,12 +21,11 @@ from termsvc.workbench import actions
 from termsvc.workbench import decisions as d
 from termsvc.workbench.export import OMOP_COLUMNS, export
 from termsvc.workbench.import_maps import import_map_file
-from termsvc.workbench.import_table import Columns
-from termsvc.workbench.importing import import_codes
 from termsvc.workbench.local_codes import code_by_value
 from termsvc.workbench.projects import Project, create_project
 from termsvc.workbench.publish import publish
 from tests.conftest import SAMPLES
+from tests.workbench_support import project_with_codes
 
 LOCAL = "http://hospital.example.org/lab"
 LOINC = "http://loinc.org"
@@ -35,13 +34,9 @@ LOINC = "http://loinc.org"
 @pytest.fixture
 def project(engine: Engine, tmp_path: Path) -> Project:
     run_load(engine, "loinc", SAMPLES / "loinc", version="2.79")
-    codes = tmp_path / "codes.csv"
-    codes.write_text("code,display,n\nK,POTASSIUM BLOOD,100\nKCSF,POTASSIUM CSF,10\nXX,ODD TEST,1\n"
-                     "ABS,ABSCESS CULTURE,5\n", encoding="utf-8")
     with engine.begin() as conn:
-        p = create_project(conn, "lab", LOCAL, LOINC)
-        import_codes(conn, p, codes, columns=Columns(count="n"))
-    return p
+        return project_with_codes(conn, tmp_path, "code,display,n\nK,POTASSIUM BLOOD,100\nKCSF,POTASSIUM CSF,10\n"
+                                  "XX,ODD TEST,1\nABS,ABSCESS CULTURE,5\n", count="n")
 
 
 def _decide(engine: Engine, project: Project, *steps: tuple[str, str, str | None, str | None]) -> None:

@@ -11,15 +11,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from termsvc.ops.loading import run_load
-from termsvc.workbench import actions
 from termsvc.workbench import decisions as d
-from termsvc.workbench.import_table import Columns
-from termsvc.workbench.importing import import_codes
 from termsvc.workbench.local_codes import code_by_value
-from termsvc.workbench.projects import Project, create_project, get_project
+from termsvc.workbench.projects import Project, get_project
 from termsvc.workbench.revalidate import revalidate
 from termsvc.workbench.suggesting import cached
 from tests.conftest import SAMPLES
+from tests.workbench_support import project_with_codes
 
 
 def _next_release(tmp_path: Path) -> Path:
@@ -46,15 +44,9 @@ def _next_release(tmp_path: Path) -> Path:
 @pytest.fixture
 def project(engine: Engine, tmp_path: Path) -> Project:
     run_load(engine, "loinc", SAMPLES / "loinc", version="2.79")
-    codes = tmp_path / "codes.csv"
-    codes.write_text("code,display\nK,POTASSIUM BLOOD\nKCSF,POTASSIUM CSF\nABS,ABSCESS CULTURE\n", encoding="utf-8")
     with engine.begin() as conn:
-        p = create_project(conn, "lab", "http://hospital.example.org/lab", "http://loinc.org")
-        import_codes(conn, p, codes, columns=Columns())
-        for local, target in (("K", "6298-4"), ("KCSF", "2819-1"), ("ABS", "595-9")):
-            stored = code_by_value(conn, p, local)
-            assert stored is not None
-            actions.approve(conn, p, stored, target, "ann")
+        p = project_with_codes(conn, tmp_path, "code,display\nK,POTASSIUM BLOOD\nKCSF,POTASSIUM CSF\n"
+                               "ABS,ABSCESS CULTURE\n", approved={"K": "6298-4", "KCSF": "2819-1", "ABS": "595-9"})
     run_load(engine, "loinc", _next_release(tmp_path), version="2.80")
     return p
 

@@ -12,15 +12,13 @@ from sqlalchemy import Connection, Engine
 
 from termsvc.loaders.snomed_ids import verhoeff_digit
 from termsvc.ops.loading import run_load
-from termsvc.workbench import actions
 from termsvc.workbench import decisions as d
-from termsvc.workbench.import_table import Columns
-from termsvc.workbench.importing import import_codes
-from termsvc.workbench.local_codes import all_codes, code_by_value
-from termsvc.workbench.projects import Project, create_project
+from termsvc.workbench.local_codes import all_codes
+from termsvc.workbench.projects import Project
 from termsvc.workbench.revalidate import Reopened, revalidate
 from termsvc.workbench.suggesting import cached
 from tests.conftest import SAMPLES
+from tests.workbench_support import project_with_codes
 
 SCT = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -84,16 +82,8 @@ def _snomed_release(root: Path, date: str, inactive: set[str], associations: lis
 
 def _project(conn: Connection, folder: Path, system: str, local: dict[str, str]) -> Project:
     """A project whose local codes are each approved to the given target."""
-    project = create_project(conn, "meds" if system == RXNORM else "lab", "http://hospital.example.org/local",
-                             system)
-    source = folder / "codes.csv"
-    source.write_text("code,display\n" + "".join(f"{code},{code} local\n" for code in local), encoding="utf-8")
-    import_codes(conn, project, source, columns=Columns())
-    for code, target in local.items():
-        stored = code_by_value(conn, project, code)
-        assert stored is not None
-        actions.approve(conn, project, stored, target, "ann")
-    return project
+    return project_with_codes(conn, folder, "code,display\n" + "".join(f"{code},{code} local\n" for code in local),
+                              target=system, approved=local)
 
 
 def _after_revalidate(engine: Engine, project: Project) -> tuple[dict[str, Reopened], dict[str, d.State],
