@@ -20,6 +20,7 @@ from termsvc.workbench.suggest.ngram import NgramIndex
 from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, tokens, without_noise
 
 SHORTLIST = 200
+UNASKED_WORD, UNASKED_CAP = 0.015, 0.06
 EVIDENCE_BOOST = 0.45  # an earlier approval of the same local name outweighs any name or context difference
 _PREFERRED_TTY = frozenset({"SCD", "SBD", "GPCK", "BPCK"})
 _FILTER_PROPERTIES = {"class": "CLASS", "system": "SYSTEM", "tty": "TTY"}
@@ -59,6 +60,7 @@ class TargetIndex:
         self._ngrams = NgramIndex(self._names, [expand(n, self._table) for n in local_names])
         self._axes = [TargetAxes.of(c) for c in self.candidates]
         self._drug_parts = [drugs.parse(c.display) for c in self.candidates] if drug else []
+        self._components: dict[int, str] = {}
         self._active = np.fromiter((c.active for c in self.candidates), dtype=np.bool_, count=len(self.candidates))
 
     @classmethod
@@ -92,7 +94,7 @@ class TargetIndex:
         owners: list[int] = []
         names: list[str] = []
         for index in shortlist:
-            for name in self._names[index]:
+            for name in (*self._names[index], self._component(index)):
                 owners.append(index)
                 names.append(name)
         if not names:
@@ -108,8 +110,25 @@ class TargetIndex:
             a, b = best.get(index, (0.0, 0.0))
             words = self._words[index]
             coverage = len(query_words & words) / len(query_words) if query_words else 0.0
-            out[index] = 0.35 * cosine + 0.3 * a / 100 + 0.15 * b / 100 + 0.2 * coverage
+            unasked = len(self._component_words(index) - query_words)
+            out[index] = (0.35 * cosine + 0.3 * a / 100 + 0.15 * b / 100 + 0.2 * coverage
+                          - min(UNASKED_CAP, UNASKED_WORD * unasked))
         return out
+
+    def _component(self, index: int) -> str:
+        """What a target measures: a LOINC long name before its [property] (local names seldom spell out system
+        and method, which context scores instead), else the whole display; expanded like every name."""
+        held = self._components.get(index)
+        if held is None:
+            display = self.candidates[index].display
+            held = expand(display.split("[", 1)[0] if "[" in display else display, self._table)
+            self._components[index] = held
+        return held
+
+    def _component_words(self, index: int) -> frozenset[str]:
+        """The component's words beyond noise: when the local name does not ask for them (a gene, a subtype), the
+        plainer target should come first."""
+        return frozenset(tokens(without_noise(self._component(index)), folded=True))
 
     def _rank(self, text: str, top: int, filters: Mapping[str, str] | None, term: LocalTerm | None,
               evidence: Mapping[str, Sequence[tuple[str, int]]] | None) -> list[Suggestion]:
