@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from termsvc.api.app import create_app
 from termsvc.errors import Invalid
@@ -25,10 +25,7 @@ from termsvc.workbench.local_codes import StoredCode, code_by_value
 from termsvc.workbench.projects import Project, create_project
 from termsvc.workbench.publish import publish
 from tests.conftest import SAMPLES
-from tests.workbench_support import project_with_codes
-
-LOCAL = "http://hospital.example.org/lab"
-LOINC = "http://loinc.org"
+from tests.workbench_support import LOCAL, LOINC, project_with_codes
 
 
 @pytest.fixture
@@ -161,12 +158,18 @@ def test_a_reviewer_adds_a_target_to_an_approved_code_only(engine: Engine, proje
     assert log == [("approve", "pending", "approved", "6298-4"), ("also", "approved", "approved", "2819-1")]
 
 
+def _two_targets(conn: Connection, project: Project) -> StoredCode:
+    """K approved to 6298-4 (equivalent) and 2819-1 (narrower)."""
+    k = code_by_value(conn, project, "K")
+    assert k is not None
+    actions.approve(conn, project, k, "6298-4", "ann")
+    actions.add_target(conn, project, k, "2819-1", "ann", equivalence="narrower", comment="CSF")
+    return k
+
+
 def test_a_new_decision_replaces_the_targets_and_undo_brings_them_back(engine: Engine, project: Project) -> None:
     with engine.begin() as conn:
-        k = code_by_value(conn, project, "K")
-        assert k is not None
-        actions.approve(conn, project, k, "6298-4", "ann")
-        actions.add_target(conn, project, k, "2819-1", "ann", equivalence="narrower", comment="CSF")
+        k = _two_targets(conn, project)
         rejected = actions.reject(conn, project, k, "ann", comment="not a LOINC test after all")
     assert _targets(engine, project, "K") == [("rejected", None, "unmatched")]
     with engine.begin() as conn:
@@ -177,10 +180,7 @@ def test_a_new_decision_replaces_the_targets_and_undo_brings_them_back(engine: E
 
 def test_undoing_an_added_target_removes_only_that_one(engine: Engine, project: Project) -> None:
     with engine.begin() as conn:
-        k = code_by_value(conn, project, "K")
-        assert k is not None
-        actions.approve(conn, project, k, "6298-4", "ann")
-        actions.add_target(conn, project, k, "2819-1", "ann", equivalence="narrower", comment="CSF")
+        k = _two_targets(conn, project)
         added = actions.add_target(conn, project, k, "75940-7", "ann", equivalence="wider", comment="any")
         d.undo(conn, project, added, "ann")
     assert _targets(engine, project, "K") == [("approved", "6298-4", "equivalent"),

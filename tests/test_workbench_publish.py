@@ -25,10 +25,7 @@ from termsvc.workbench.local_codes import code_by_value
 from termsvc.workbench.projects import Project, create_project
 from termsvc.workbench.publish import publish
 from tests.conftest import SAMPLES
-from tests.workbench_support import project_with_codes
-
-LOCAL = "http://hospital.example.org/lab"
-LOINC = "http://loinc.org"
+from tests.workbench_support import LOCAL, LOINC, project_with_codes
 
 
 @pytest.fixture
