@@ -61,6 +61,7 @@ class TargetIndex:
         self._axes = [TargetAxes.of(c) for c in self.candidates]
         self._drug_parts = [drugs.parse(c.display) for c in self.candidates] if drug else []
         self._components: dict[int, str] = {}
+        self._masks: dict[tuple[tuple[str, str], ...], NDArray[np.bool_]] = {}
         self._active = np.fromiter((c.active for c in self.candidates), dtype=np.bool_, count=len(self.candidates))
 
     @classmethod
@@ -72,8 +73,16 @@ class TargetIndex:
         return len(self.candidates)
 
     def _allowed(self, filters: Mapping[str, str] | None) -> NDArray[np.bool_] | None:
+        """The candidates a filter keeps, worked out once per filter (a review session repeats the same one)."""
         if not filters:
             return None
+        key = tuple(sorted((k.lower(), v.strip().lower()) for k, v in filters.items()))
+        held = self._masks.get(key)
+        if held is None:
+            held = self._masks[key] = self._mask(filters)
+        return held
+
+    def _mask(self, filters: Mapping[str, str]) -> NDArray[np.bool_]:
         allowed = np.ones(len(self.candidates), dtype=np.bool_)
         for key, wanted in filters.items():
             prop = _FILTER_PROPERTIES.get(key.lower())
