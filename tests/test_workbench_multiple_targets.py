@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine
 
 from termsvc.api.app import create_app
@@ -20,7 +22,7 @@ from termsvc.settings import Settings
 from termsvc.workbench import actions
 from termsvc.workbench import decisions as d
 from termsvc.workbench.export import export
-from termsvc.workbench.import_maps import import_map_file
+from termsvc.workbench.import_maps import import_map_file, read_concept_map
 from termsvc.workbench.local_codes import StoredCode, code_by_value
 from termsvc.workbench.projects import Project, create_project
 from termsvc.workbench.publish import publish
@@ -185,3 +187,23 @@ def test_undoing_an_added_target_removes_only_that_one(engine: Engine, project: 
         d.undo(conn, project, added, "ann")
     assert _targets(engine, project, "K") == [("approved", "6298-4", "equivalent"),
                                               ("approved", "2819-1", "narrower")]
+
+
+_TARGET = st.fixed_dictionaries({"code": st.sampled_from(["6298-4", "2819-1", "75940-7"]),
+                                 "equivalence": st.sampled_from(d.EQUIVALENCES)})
+
+
+@settings(max_examples=60, deadline=None)
+@given(targets=st.lists(_TARGET, max_size=5))
+def test_reading_a_map_keeps_each_matched_target_once_in_order(tmp_path_factory: pytest.TempPathFactory,
+                                                               targets: list[dict[str, str]]) -> None:
+    project = Project(1, "lab", LOCAL, LOINC, "", (), f"{LOCAL}/ConceptMap/lab")
+    path = _map(tmp_path_factory.mktemp("map"), [{"code": "K", "target": targets}])
+    (read,) = read_concept_map(path, project)
+    matched: dict[str, str] = {}
+    for t in targets:
+        if t["equivalence"] not in ("unmatched", "disjoint"):
+            matched.setdefault(t["code"], t["equivalence"])
+    kept = [(read.target_code, read.equivalence), *((c, e) for c, e, _ in read.also)] if read.target_code else []
+    assert kept == list(matched.items())
+    assert read.state == ("approved" if matched else "rejected")

@@ -64,7 +64,8 @@ def read_concept_map(path: Path, project: Project) -> list[Mapping]:
                 if equivalence not in d.EQUIVALENCES:
                     raise LoadError(file, f"equivalence {equivalence!r} is not an R4 code",
                                     path=f"{where}.target[{t}]", field_name="equivalence")
-                if equivalence not in ("unmatched", "disjoint") and target.get("code"):
+                if equivalence not in ("unmatched", "disjoint") and target.get("code") and \
+                        all(m[0] != target["code"] for m in matched):  # a repeated target adds nothing
                     matched.append((str(target["code"]), equivalence, target.get("comment")))
                 elif t == 0:
                     unmatched = (equivalence, target.get("comment"))
