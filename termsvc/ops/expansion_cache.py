@@ -96,6 +96,9 @@ def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dic
                 # take the write lock first: builders of one expansion queue up, and the later ones find it kept
                 conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
             with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    # the same for other processes on PostgreSQL: one builder per key at a time
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
                 return find(conn, key) or _build(conn, key, used, url, version, compiled)
     except IntegrityError:
         # another process stored the same expansion first: use theirs
