@@ -180,6 +180,12 @@ def test_a_new_decision_replaces_the_targets_and_undo_brings_them_back(engine: E
                                               ("approved", "2819-1", "narrower")]
 
 
+def test_setting_the_equivalence_keeps_the_additional_targets(engine: Engine, project: Project) -> None:
+    with engine.begin() as conn:
+        actions.set_equivalence(conn, project, _two_targets(conn, project), "ann", "wider")
+    assert _targets(engine, project, "K") == [("approved", "6298-4", "wider"), ("approved", "2819-1", "narrower")]
+
+
 def test_undoing_an_added_target_removes_only_that_one(engine: Engine, project: Project) -> None:
     with engine.begin() as conn:
         k = _two_targets(conn, project)

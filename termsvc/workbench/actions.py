@@ -48,9 +48,10 @@ def flag(conn: Connection, project: Project, code: StoredCode, reviewer: str, co
 
 
 def set_equivalence(conn: Connection, project: Project, code: StoredCode, reviewer: str, equivalence: str) -> int:
-    current = d.current_state(conn, code.local_code_id)
+    """Qualifies the first approved target; additional targets keep theirs."""
+    current, extras = d.state_at(conn, code.local_code_id)
     if current.state != d.APPROVED:
         raise Invalid(f"local code {code.code!r} has no approved target to qualify (state {current.state})")
     return d.record(conn, project, code.local_code_id, reviewer, "equivalence",
                     d.State(current.state, current.target_code, current.target_display, equivalence,
-                            current.comment))
+                            current.comment), extras)

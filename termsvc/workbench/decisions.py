@@ -8,6 +8,7 @@ starts a new state, so the additional targets of the earlier one no longer apply
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -112,8 +113,16 @@ def history(conn: Connection, local_code_id: int) -> list[Decision]:
         f"SELECT {_COLUMNS} FROM decision WHERE local_code_id = :id ORDER BY decision_id"), {"id": local_code_id})]
 
 
-def record(conn: Connection, project: Project, local_code_id: int, reviewer: str, action: str, new: State) -> int:
-    """Append one decision; returns its id."""
+def record(conn: Connection, project: Project, local_code_id: int, reviewer: str, action: str, new: State,
+           also: Sequence[State] = ()) -> int:
+    """Append one decision, then one `also` row per additional target; returns the decision's id."""
+    decided = _append(conn, project, local_code_id, reviewer, action, new)
+    for extra in also:
+        _append(conn, project, local_code_id, reviewer, ALSO, extra)
+    return decided
+
+
+def _append(conn: Connection, project: Project, local_code_id: int, reviewer: str, action: str, new: State) -> int:
     check_reviewer(project, reviewer)
     if new.state not in STATES:
         raise Invalid(f"unknown state {new.state!r}; one of {', '.join(STATES)}")
@@ -149,7 +158,7 @@ def add_target(conn: Connection, project: Project, local_code_id: int, reviewer:
     if current.state != APPROVED or not current.target_code:
         raise Invalid(f"an additional target needs an approved first target (the code is {current.state})",
                       expression=["target"])
-    return record(conn, project, local_code_id, reviewer, ALSO,
+    return _append(conn, project, local_code_id, reviewer, ALSO,
                   State(APPROVED, target.target_code, target.target_display, target.equivalence, target.comment))
 
 
@@ -163,7 +172,4 @@ def undo(conn: Connection, project: Project, decision_id: int, reviewer: str) ->
     before, extras = state_at(conn, int(row[0]), decision_id)
     restored = State(before.state, before.target_code, before.target_display, before.equivalence,
                      f"undo of decision {decision_id}")
-    restoring = record(conn, project, int(row[0]), reviewer, "undo", restored)
-    for extra in extras:
-        record(conn, project, int(row[0]), reviewer, ALSO, extra)
-    return restoring
+    return record(conn, project, int(row[0]), reviewer, "undo", restored, extras)

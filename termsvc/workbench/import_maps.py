@@ -154,9 +154,7 @@ def apply(conn: Connection, project: Project, mappings: list[Mapping], reviewer:
         now_, now_extras = d.state_at(conn, stored.local_code_id)
         if [_same(s) for s in (now_, *now_extras)] == [_same(s) for s in (state, *extras)]:
             continue  # importing the same map again adds nothing to the log
-        d.record(conn, project, stored.local_code_id, reviewer, "import", state)
-        for extra in extras:
-            d.record(conn, project, stored.local_code_id, reviewer, d.ALSO, extra)
+        d.record(conn, project, stored.local_code_id, reviewer, "import", state, extras)
         decided += 1
     return decided
 
