@@ -19,7 +19,7 @@ from termsvc.workbench.suggest.model import Candidate, LocalTerm, Suggestion
 from termsvc.workbench.suggest.ngram import NgramIndex
 from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, tokens, without_noise
 
-SHORTLIST = 200
+SHORTLIST = 150
 UNASKED_WORD, UNASKED_CAP = 0.015, 0.06
 EVIDENCE_BOOST = 0.45  # an earlier approval of the same local name outweighs any name or context difference
 _PREFERRED_TTY = frozenset({"SCD", "SBD", "GPCK", "BPCK"})
