@@ -24,8 +24,8 @@ SCT = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 MODULE = "900000000000207008"
 ROOT, IS_A = "138875005", "116680003"
-SAME_AS, REPLACED_BY, POSSIBLY_EQUIVALENT_TO, ALTERNATIVE = (
-    "900000000000527005", "900000000000526001", "900000000000523009", "900000000000530003")
+SAME_AS, REPLACED_BY, POSSIBLY_EQUIVALENT_TO, ALTERNATIVE, WAS_A = (
+    "900000000000527005", "900000000000526001", "900000000000523009", "900000000000530003", "900000000000528000")
 
 
 def _sctid(item: int, partition: str) -> str:
@@ -39,11 +39,13 @@ HGB, HGB_SAME = _sctid(1000003, "00"), _sctid(1000004, "00")
 CULTURE, CULTURE_A, CULTURE_B = _sctid(1000005, "00"), _sctid(1000006, "00"), _sctid(1000007, "00")
 SODIUM = _sctid(1000008, "00")
 POTASSIUM, POTASSIUM_MID, POTASSIUM_NEW = _sctid(1000009, "00"), _sctid(1000010, "00"), _sctid(1000011, "00")
+ELECTROLYTES, ELECTROLYTE_PANEL = _sctid(1000012, "00"), _sctid(1000013, "00")
 TERMS = {ROOT: "SNOMED CT Concept", IS_A: "Is a", GLUCOSE: "Glucose measurement", HGB: "Haemoglobin estimation",
          HGB_SAME: "Hemoglobin measurement", GLUCOSE_NEW: "Glucose measurement in blood",
          CULTURE: "Culture", CULTURE_A: "Bacterial culture", CULTURE_B: "Fungal culture",
          SODIUM: "Sodium measurement", POTASSIUM: "Potassium measurement", POTASSIUM_MID: "Potassium level",
-         POTASSIUM_NEW: "Potassium measurement in serum"}
+         POTASSIUM_NEW: "Potassium measurement in serum", ELECTROLYTES: "Electrolytes measurement, ambiguous",
+         ELECTROLYTE_PANEL: "Electrolytes panel"}
 
 
 def _rf2(path: Path, header: str, rows: list[list[str]]) -> None:
@@ -105,24 +107,27 @@ def snomed(engine: Engine, tmp_path: Path) -> tuple[Engine, Project]:
     run_load(engine, "snomed", _snomed_release(tmp_path / "2024", "20240101", set(), []))
     with engine.begin() as conn:
         project = _project(conn, tmp_path, SCT, {"GLU": GLUCOSE, "HB": HGB, "CULT": CULTURE, "NA": SODIUM,
-                                                      "K": POTASSIUM})
+                                                      "K": POTASSIUM, "LYTES": ELECTROLYTES})
     # 2025: GLUCOSE replaced, HGB a duplicate of HGB_SAME (its ALTERNATIVE row comes first in the file), CULTURE
-    # ambiguous between two concepts, POTASSIUM replaced by a concept itself replaced, SODIUM unchanged
+    # ambiguous between two concepts, POTASSIUM replaced by a concept itself replaced, ELECTROLYTES ambiguous
+    # with only a broader concept named, SODIUM unchanged
     run_load(engine, "snomed", _snomed_release(
-        tmp_path / "2025", "20250101", {GLUCOSE, HGB, CULTURE, POTASSIUM, POTASSIUM_MID},
+        tmp_path / "2025", "20250101", {GLUCOSE, HGB, CULTURE, POTASSIUM, POTASSIUM_MID, ELECTROLYTES},
         [(REPLACED_BY, GLUCOSE, GLUCOSE_NEW), (ALTERNATIVE, HGB, CULTURE_A), (SAME_AS, HGB, HGB_SAME),
          (POSSIBLY_EQUIVALENT_TO, CULTURE, CULTURE_A), (POSSIBLY_EQUIVALENT_TO, CULTURE, CULTURE_B),
-         (REPLACED_BY, POTASSIUM, POTASSIUM_MID), (REPLACED_BY, POTASSIUM_MID, POTASSIUM_NEW)]))
+         (REPLACED_BY, POTASSIUM, POTASSIUM_MID), (REPLACED_BY, POTASSIUM_MID, POTASSIUM_NEW),
+         (WAS_A, CULTURE, CULTURE_A), (WAS_A, ELECTROLYTES, ELECTROLYTE_PANEL)]))
     return engine, project
 
 
 def test_snomed_inactivated_targets_go_back_into_review_and_unchanged_ones_stay(
         snomed: tuple[Engine, Project]) -> None:
     reopened, states, _ = _after_revalidate(*snomed)
-    assert set(reopened) == {"GLU", "HB", "CULT", "K"}
+    assert set(reopened) == {"GLU", "HB", "CULT", "K", "LYTES"}
     assert f"inactive in {SCT}|{SCT}/{MODULE}/version/20250101" in reopened["GLU"].reason
     assert {code: s.state for code, s in states.items()} == {"GLU": "pending", "HB": "pending",
-                                                            "CULT": "pending", "K": "pending", "NA": "approved"}
+                                                            "CULT": "pending", "K": "pending", "LYTES": "pending",
+                                                            "NA": "approved"}
 
 
 def test_snomed_replaced_by_is_proposed_first_in_review(snomed: tuple[Engine, Project]) -> None:
@@ -202,3 +207,11 @@ def test_snomed_a_replacement_inactivated_in_turn_is_followed_to_an_active_one(
     assert reopened["K"].replacements == (
         (POTASSIUM_NEW, "Potassium measurement in serum", f"SNOMED CT REPLACED BY via {POTASSIUM_MID}"),)
     assert first["K"][0] == POTASSIUM_NEW
+
+
+def test_snomed_was_a_proposes_the_broader_concept_when_nothing_closer_is_named(
+        snomed: tuple[Engine, Project]) -> None:
+    reopened, _, _ = _after_revalidate(*snomed)
+    assert reopened["LYTES"].replacements == ((ELECTROLYTE_PANEL, "Electrolytes panel", "SNOMED CT WAS A (broader)"),)
+    # a concept named by an equivalence and by WAS A is proposed once, for the equivalence
+    assert [why for _, _, why in reopened["CULT"].replacements] == ["SNOMED CT POSSIBLY EQUIVALENT TO"] * 2

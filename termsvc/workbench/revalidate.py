@@ -13,7 +13,7 @@ from termsvc.workbench.projects import Project, now
 from termsvc.workbench.targets import TargetVersion, find_target, target_version
 
 # properties whose value names a replacement for an inactive concept, as the loaders store them:
-# LOINC MapTo.csv, RxNorm RXNCUI/RXNCUICHANGES remaps, SNOMED CT historical association refsets
+# LOINC MapTo.csv, RxNorm RXNCUI/RXNCUICHANGES remaps, SNOMED CT historical association refsets; strongest first
 REPLACEMENT_PROPERTIES = {
     "MAP_TO": "LOINC MAP_TO",
     "remapped_to": "RxNorm remapped to",
@@ -24,6 +24,8 @@ REPLACEMENT_PROPERTIES = {
     "1186924009": "SNOMED CT PARTIALLY EQUIVALENT TO",
     "900000000000530003": "SNOMED CT ALTERNATIVE",
     "900000000000524003": "SNOMED CT MOVED TO",
+    # last: a broader concept, which a reviewer may still accept with equivalence `wider`
+    "900000000000528000": "SNOMED CT WAS A (broader)",
 }
 
 
