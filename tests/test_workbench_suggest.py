@@ -173,3 +173,21 @@ def test_amlodipine_ten_milligrams_over_five(rx: TargetIndex) -> None:
 
 def test_filter_by_tty(rx: TargetIndex) -> None:
     assert _codes(rx, LocalTerm("M", "metoprolol"), filters={"tty": "IN"}) == ["6918"]
+
+
+SEROLOGY = [
+    Candidate("94563-4", "SARS-CoV-2 (COVID-19) IgG Ab [Presence] in Serum or Plasma by Immunoassay"),
+    Candidate("94505-5", "SARS-CoV-2 (COVID-19) IgG Ab [Units/volume] in Serum or Plasma by Immunoassay"),
+]
+
+
+def test_findings_as_answers_steer_to_the_ordinal_term() -> None:
+    index = TargetIndex.from_candidates(SEROLOGY)
+    term = LocalTerm("G", "COVID IgG", specimen="serum", extra={"result": "Positive; Negative"})
+    assert index.suggest(term)[0].target_code == "94563-4"
+
+
+def test_numeric_answers_steer_to_the_quantitative_term() -> None:
+    index = TargetIndex.from_candidates(SEROLOGY)
+    term = LocalTerm("G", "COVID IgG", units="U/mL", specimen="serum", extra={"result": "numeric index value"})
+    assert index.suggest(term)[0].target_code == "94505-5"
