@@ -223,6 +223,6 @@ class LoadRun(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
-from termsvc.store import workbench_tables as workbench_tables  # noqa: E402  (registers the tables)
-from termsvc.store import expansion_tables as expansion_tables  # noqa: E402  (registers the tables)
 from termsvc.store import auth_tables as auth_tables  # noqa: E402  (registers the tables)
+from termsvc.store import expansion_tables as expansion_tables  # noqa: E402  (registers the tables)
+from termsvc.store import workbench_tables as workbench_tables  # noqa: E402  (registers the tables)
