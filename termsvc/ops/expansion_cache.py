@@ -167,20 +167,18 @@ def _index_words(conn: Connection, expansion_id: int) -> None:
 @dataclass
 class StoredQuery:
     """Totals and pages read from a kept expansion. Unfiltered pages seek by position (an index range, the
-    same cost at any offset); filtered ones scan only this expansion's rows."""
+    same cost at any offset); filtered ones start from the word index (the matching positions) and probe the
+    entries by key, so their cost follows the number of matches, not the size of the expansion."""
 
     expansion_id: int
     stored_total: int
     active_only: bool = False
     text_filter: str | None = None
 
-    def where(self) -> tuple[str, dict[str, Any]]:
-        """The entries asked for: `e` is the expansion's entries, narrowed to the positions every filter word
-        matches (one index range per word, intersected) and to active codes if asked."""
-        where = "e.expansion_id = :xid"
+    def source(self) -> tuple[str, str, dict[str, Any]]:
+        """FROM and WHERE over `e`, the entries asked for: the positions every filter word matches (one index
+        range per word, intersected) joined to the entries by key, or all of the expansion's entries."""
         params: dict[str, Any] = {"xid": self.expansion_id}
-        if self.active_only:
-            where += " AND e.active"
         ranges = []
         for index, word in enumerate((self.text_filter or "").lower().split()):
             prefix = word[:WORD_CHARS]
@@ -188,29 +186,34 @@ class StoredQuery:
             ranges.append(f"SELECT position FROM expansion_word WHERE expansion_id = :xid AND word >= :lo{index} "
                           f"AND word < :hi{index}")
         if ranges:
-            where += f" AND e.position IN ({' INTERSECT '.join(ranges)})"
-        return where, params
+            # one entry can hold a word twice (display and synonym): INTERSECT, or DISTINCT for one word, dedupes
+            matches = " INTERSECT ".join(ranges) if len(ranges) > 1 else ranges[0].replace("SELECT", "SELECT DISTINCT", 1)
+            tables = f"({matches}) m JOIN expansion_entry e ON e.expansion_id = :xid AND e.position = m.position"
+        else:
+            tables = "expansion_entry e"
+        where = "e.expansion_id = :xid" + (" AND e.active" if self.active_only else "")
+        return tables, where, params
 
     def total(self, conn: Connection) -> int:
         if not self.active_only and not self.text_filter:
             return self.stored_total
-        where, params = self.where()
-        return int(conn.execute(text(f"SELECT COUNT(*) FROM expansion_entry e WHERE {where}"), params).scalar_one())
+        tables, where, params = self.source()
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {tables} WHERE {where}"), params).scalar_one())
 
     def page(self, conn: Connection, offset: int, count: int | None) -> list[Row]:
-        where, params = self.where()
-        sql = f"SELECT {COLUMNS} FROM expansion_entry e JOIN concept c ON c.concept_id = e.concept_id WHERE "
+        tables, where, params = self.source()
+        sql = f"SELECT {COLUMNS} FROM {tables} JOIN concept c ON c.concept_id = e.concept_id WHERE {where}"
         if self.text_filter:
             # the relevance order of valuesets.expand: display equal to the text, then starting with it, shorter first
             params["tfx"] = self.text_filter.lower()
             params["tfs"] = _like(self.text_filter.lower()) + "%"
-            sql += (f"{where} ORDER BY CASE WHEN e.display_lower = :tfx THEN 0 WHEN e.display_lower LIKE :tfs "
+            sql += (" ORDER BY CASE WHEN e.display_lower = :tfx THEN 0 WHEN e.display_lower LIKE :tfs "
                     "ESCAPE '\\' THEN 1 ELSE 2 END, LENGTH(e.display_lower), e.position")
         elif self.active_only:
-            sql += f"{where} ORDER BY e.position"
+            sql += " ORDER BY e.position"
         else:
             params["start"] = offset
-            sql += f"{where} AND e.position >= :start ORDER BY e.position"
+            sql += " AND e.position >= :start ORDER BY e.position"
             offset = 0
         if count is not None:
             sql += " LIMIT :lim"
