@@ -285,3 +285,17 @@ def test_a_code_in_several_included_versions_answers_from_the_version_its_displa
     assert out["version"]["valueString"] == "1.0.0"
     newest = _validate(client, _url("every-version"), _coding(VERSIONED, "a"))
     assert newest["version"]["valueString"] == "2.0.0"
+
+
+def test_batch_validation_parameters_override_the_shared_ones(client: TestClient) -> None:
+    def validation(*parameters: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "validation", "resource": {"resourceType": "Parameters", "parameter": list(parameters)}}
+
+    response = client.post("/fhir/ValueSet/$batch-validate-code", json={"resourceType": "Parameters", "parameter": [
+        _url("birds"), {"name": "lenient-display-validation", "valueBoolean": True},
+        validation(_coding(BIRDS, "robin", display="Blackbird"),
+                   {"name": "lenient-display-validation", "valueBoolean": False}),
+        validation(_coding(BIRDS, "robin", display="Blackbird"))]})
+    assert response.status_code == 200, response.text
+    results = [{p["name"]: p for p in v["resource"]["parameter"]} for v in response.json()["parameter"]]
+    assert [r["result"]["valueBoolean"] for r in results] == [False, True]
