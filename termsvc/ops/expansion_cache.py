@@ -175,54 +175,63 @@ class StoredQuery:
     active_only: bool = False
     text_filter: str | None = None
 
-    def source(self) -> tuple[str, str, dict[str, Any]]:
-        """FROM and WHERE over `e`, the entries asked for: the positions every filter word matches (one index
-        range per word, intersected) joined to the entries by key, or all of the expansion's entries."""
+    def source(self, dialect: str) -> tuple[str, dict[str, Any], str | None]:
+        """WHERE over `e`, the expansion's entries asked for, and (with a filter) the query of the positions every
+        filter word matches (one index range per word, intersected). Entries are then probed by key for those
+        positions: on PostgreSQL through `= ANY(ARRAY(...))`, as a join there was planned as a full scan."""
         params: dict[str, Any] = {"xid": self.expansion_id}
+        where = "e.expansion_id = :xid" + (" AND e.active" if self.active_only else "")
         ranges = []
         for index, word in enumerate((self.text_filter or "").lower().split()):
             prefix = word[:WORD_CHARS]
             params[f"lo{index}"], params[f"hi{index}"] = prefix, prefix + _AFTER
             ranges.append(f"SELECT position FROM expansion_word WHERE expansion_id = :xid AND word >= :lo{index} "
                           f"AND word < :hi{index}")
-        if ranges:
-            # one entry can hold a word twice (display and synonym): INTERSECT, or DISTINCT for one word, dedupes
-            matches = " INTERSECT ".join(ranges) if len(ranges) > 1 else ranges[0].replace("SELECT", "SELECT DISTINCT", 1)
-            tables = f"({matches}) m JOIN expansion_entry e ON e.expansion_id = :xid AND e.position = m.position"
-        else:
-            tables = "expansion_entry e"
-        where = "e.expansion_id = :xid" + (" AND e.active" if self.active_only else "")
-        return tables, where, params
+        if not ranges:
+            return where, params, None
+        # one entry can hold a word twice (display and synonym): INTERSECT, or DISTINCT for one word, dedupes
+        matches = " INTERSECT ".join(ranges) if len(ranges) > 1 else ranges[0].replace("SELECT", "SELECT DISTINCT", 1)
+        where += f" AND e.position = ANY(ARRAY({matches}))" if dialect == "postgresql" else \
+            f" AND e.position IN ({matches})"
+        return where, params, matches
 
     def total(self, conn: Connection) -> int:
         if not self.active_only and not self.text_filter:
             return self.stored_total
-        tables, where, params = self.source()
-        return int(conn.execute(text(f"SELECT COUNT(*) FROM {tables} WHERE {where}"), params).scalar_one())
+        where, params, matches = self.source(conn.dialect.name)
+        if matches is not None and not self.active_only:
+            # every matching position is in the expansion: no need to read the entries
+            return int(conn.execute(text(f"SELECT COUNT(*) FROM ({matches}) m"), params).scalar_one())
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM expansion_entry e WHERE {where}"), params).scalar_one())
 
     def page(self, conn: Connection, offset: int, count: int | None) -> list[Row]:
-        tables, where, params = self.source()
-        sql = f"SELECT {COLUMNS} FROM {tables} JOIN concept c ON c.concept_id = e.concept_id WHERE {where}"
+        where, params, _ = self.source(conn.dialect.name)
         if self.text_filter:
             # the relevance order of valuesets.expand: display equal to the text, then starting with it, shorter first
             params["tfx"] = self.text_filter.lower()
             params["tfs"] = _like(self.text_filter.lower()) + "%"
-            sql += (" ORDER BY CASE WHEN e.display_lower = :tfx THEN 0 WHEN e.display_lower LIKE :tfs "
-                    "ESCAPE '\\' THEN 1 ELSE 2 END, LENGTH(e.display_lower), e.position")
-        elif self.active_only:
-            sql += " ORDER BY e.position"
+            keys = ("CASE WHEN e.display_lower = :tfx THEN 0 WHEN e.display_lower LIKE :tfs ESCAPE '\\' THEN 1 "
+                    "ELSE 2 END AS k1, LENGTH(e.display_lower) AS k2, e.position AS k3")
+            order = "k1, k2, k3"
         else:
+            # position alone, so the index on (expansion, position) gives the order without a sort
+            keys, order = "e.position AS k3", "e.position"
+        if not self.text_filter and not self.active_only:
             params["start"] = offset
-            sql += " AND e.position >= :start ORDER BY e.position"
+            where += " AND e.position >= :start"
             offset = 0
+        # the page is chosen from the entries alone; only its codes are then read from `concept`
+        inner = f"SELECT e.concept_id, {keys} FROM expansion_entry e WHERE {where} ORDER BY {order}"
         if count is not None:
-            sql += " LIMIT :lim"
+            inner += " LIMIT :lim"
             params["lim"] = count
         elif offset and conn.dialect.name == "sqlite":
-            sql += " LIMIT -1"
+            inner += " LIMIT -1"
         if offset:
-            sql += " OFFSET :off"
+            inner += " OFFSET :off"
             params["off"] = offset
+        sql = f"SELECT {COLUMNS} FROM ({inner}) p JOIN concept c ON c.concept_id = p.concept_id ORDER BY "
+        sql += "p.k1, p.k2, p.k3" if self.text_filter else "p.k3"
         return [Row(int(r[0]), int(r[1]), r[2], r[3], r[4], bool(r[5]), bool(r[6]), r[7])
                 for r in conn.execute(text(sql), params)]
 
