@@ -101,7 +101,16 @@ def metadata(request: Request, mode: str | None = None) -> Response:
     return fhir_response(request, capability_statement(base_url_of(request)))
 
 
-@router.api_route("/$versions", methods=["GET", "POST"], summary="The FHIR versions this server supports")
-def versions(request: Request) -> Response:
+def _versions(request: Request) -> Response:
     return fhir_response(request, {"resourceType": "Parameters", "parameter": [
         {"name": "version", "valueCode": FHIR_VERSION}, {"name": "default", "valueCode": FHIR_VERSION}]})
+
+
+@router.get("/$versions", summary="The FHIR versions this server supports")
+def versions(request: Request) -> Response:
+    return _versions(request)
+
+
+@router.post("/$versions", summary="The FHIR versions this server supports (POST)")
+def versions_post(request: Request) -> Response:
+    return _versions(request)
