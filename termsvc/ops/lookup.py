@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from termsvc.errors import Invalid, NotFound
+from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.ops import codesystems as cs_ops
 from termsvc.store import queries as q
 
@@ -87,7 +88,7 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
                 parts.insert(-1, {"name": "source", "valueCanonical": canonical})
                 out.append({"name": "designation", "part": parts})
             for p in added.properties:
-                if wanted is None or p.code in wanted:
+                if (wanted is None and p.code not in FROM_EXTENSIONS) or (wanted is not None and p.code in wanted):
                     out.append(_property(p.code, cs_ops.typed_value(p)))
         out.append({"name": "used-supplement", "valueCanonical": canonical})
     return {"resourceType": "Parameters", "parameter": out}
@@ -107,6 +108,9 @@ def _supplement(conn: Connection, canonical: str) -> cs_ops.CodeSystemVersion:
         error.details_code = "not-found"
         raise error
     return found
+
+
+FROM_EXTENSIONS = frozenset({code for code, _, _ in EXTENSION_PROPERTIES.values()} | set(CARRIED_EXTENSIONS))
 
 
 def _wanted(properties: list[str] | None) -> set[str] | None:
@@ -152,7 +156,8 @@ def _properties(concept: q.ConceptRow, details: q.ConceptDetails, wanted: set[st
         for code, display in details.children:
             out.append(_property("child", {"valueCode": code}, display))
     for p in stored:
-        if include(p.code):
+        # concept extensions the loader keeps as properties (order, label, ...) are shown only when asked for
+        if include(p.code) and (wanted is not None or p.code not in FROM_EXTENSIONS):
             out.append(_property(p.code, cs_ops.typed_value(p)))
     return out
 
