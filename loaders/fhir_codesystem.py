@@ -24,6 +24,14 @@ from termsvc.errors import LoadError
 from termsvc.store.loadrun import CodeSystemWriter, LoadRun
 
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
+SD = "http://hl7.org/fhir/StructureDefinition/"
+# concept extensions that are properties in all but name (R5 made them so): kept as those properties
+# (code, type, concept-properties meaning), so an expansion shows them as the reference servers do
+EXTENSION_PROPERTIES = {SD + "codesystem-conceptOrder": ("order", "decimal", "order"),
+                        SD + "itemWeight": ("weight", "decimal", "itemWeight"),
+                        SD + "codesystem-label": ("label", "string", "label")}
+# presentation extensions an expansion carries over to `contains`, kept as string properties named by url
+CARRIED_EXTENSIONS = (SD + "rendering-style", SD + "rendering-xhtml")
 # the concept properties http://hl7.org/fhir/concept-properties defines
 KNOWN_PROPERTIES = frozenset({"inactive", "deprecated", "notSelectable", "parent", "child", "partOf", "synonym",
                               "comment", "itemWeight", "status", "effectiveDate", "retirementDate", "alternateCode"})
@@ -193,8 +201,27 @@ class CodeSystemLoad:
             if meaning in ("parent", "child") and names_code:
                 parent, child = (value, code) if meaning == "parent" else (code, value)
                 links.append(_Link(parent, child, prop_path, True))
+        self._extensions(writer, code, concept.get("extension") or [], path)
         self._designations(writer, code, concept.get("designation") or [], path)
         return code
+
+    def _extensions(self, writer: CodeSystemWriter, code: str, extensions: Any, path: str) -> None:
+        if not isinstance(extensions, list):
+            raise self._error("extension is not a list", f"{path}.extension")
+        for index, ext in enumerate(extensions):
+            url = ext.get("url") if isinstance(ext, dict) else None
+            if url not in EXTENSION_PROPERTIES and url not in CARRIED_EXTENSIONS:
+                continue  # other extensions say nothing the store keeps
+            assert isinstance(ext, dict)
+            value = next((v for k, v in ext.items() if k.startswith("value")), None)
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise self._error(f"extension {url} has no simple value", f"{path}.extension[{index}]", "value")
+            if url in EXTENSION_PROPERTIES:
+                prop_code, prop_type, meaning = EXTENSION_PROPERTIES[url]
+                writer.declare_property(prop_code, prop_type, uri=CONCEPT_PROPERTIES + meaning)
+            else:
+                prop_code, prop_type = url, "string"
+            writer.add_property(code, prop_code, str(value), type=prop_type)
 
     def _property(self, prop: Any, path: str) -> tuple[str, str, str, str | None, str | None, str]:
         """(code, type, lexical value, Coding system, Coding display, path) of one concept property."""

@@ -121,3 +121,101 @@ def test_versions_match_true_merges_each_code_into_its_latest_version(client: Te
                   OV1, OV2)
     assert body["total"] == 4
     assert sorted(entries(body)) == [("a", "2.0.0"), ("b", "2.0.0"), ("c", "1.0.0"), ("d", "2.0.0")]
+
+
+SD = "http://hl7.org/fhir/StructureDefinition/"
+BASE = "http://example.org/cs/base"
+CONTAINS_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.contains.property"
+EXPANSION_PROPERTY = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ValueSet.expansion.property"
+
+BASE_CS = {"resourceType": "CodeSystem", "url": BASE, "version": "1", "status": "active", "content": "complete",
+           "concept": [{"code": "x", "display": "X", "extension": [
+               {"url": SD + "codesystem-conceptOrder", "valueInteger": 6},
+               {"url": SD + "rendering-style", "valueString": "font-weight: bold"},
+               {"url": "http://example.org/unknown", "valueString": "ignored"}]},
+               {"code": "y", "display": "Y"}]}
+SUPPLEMENT = {"resourceType": "CodeSystem", "url": "http://example.org/cs/supp", "version": "2", "status": "active",
+              "content": "supplement", "supplements": BASE,
+              "concept": [{"code": "x", "designation": [{"language": "nl", "value": "iks"}],
+                           "extension": [{"url": SD + "codesystem-label", "valueString": "a."},
+                                         {"url": SD + "itemWeight", "valueDecimal": 1.5}]}]}
+
+
+def properties(entry: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for ext in entry.get("extension", []):
+        if ext["url"] == CONTAINS_PROPERTY:
+            parts = {p["url"]: p for p in ext["extension"]}
+            value = next(v for k, v in parts["value"].items() if k.startswith("value"))
+            out[parts["code"]["valueCode"]] = value
+    return out
+
+
+def declared(body: dict[str, Any]) -> set[str]:
+    return {next(p["valueCode"] for p in e["extension"] if p["url"] == "code")
+            for e in body.get("extension", []) if e["url"] == EXPANSION_PROPERTY}
+
+
+def test_concept_order_extension_is_shown_as_the_order_property_and_rendering_is_carried(client: TestClient) -> None:
+    body = expand(client, {"include": [{"system": BASE}]}, BASE_CS)
+    x = next(c for c in body["contains"] if c["code"] == "x")
+    assert properties(x) == {"order": 6}
+    assert {"url": SD + "rendering-style", "valueString": "font-weight: bold"} in x["extension"]
+    assert "order" in declared(body)
+
+
+def test_use_supplement_adds_its_properties_and_designations_to_the_base_concept(client: TestClient) -> None:
+    parameters: list[dict[str, Any]] = [
+        {"name": "url", "valueUri": "http://example.org/vs/b"}, {"name": "includeDesignations", "valueBoolean": True},
+        {"name": "useSupplement", "valueCanonical": "http://example.org/cs/supp"},
+        {"name": "tx-resource", "resource": BASE_CS}, {"name": "tx-resource", "resource": SUPPLEMENT},
+        {"name": "tx-resource", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs/b",
+                                             "status": "active", "compose": {"include": [{"system": BASE}]}}}]
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": parameters})
+    assert response.status_code == 200, response.text
+    body = response.json()["expansion"]
+    x = next(c for c in body["contains"] if c["code"] == "x")
+    assert properties(x) == {"order": 6, "label": "a.", "weight": 1.5}
+    assert {"language": "nl", "value": "iks"} in x["designation"]
+    assert {"order", "label", "weight"} <= declared(body)
+    y = next(c for c in body["contains"] if c["code"] == "y")
+    assert properties(y) == {}
+
+
+def test_lookup_shows_extension_properties_only_when_asked(client: TestClient) -> None:
+    def lookup(*extra: dict[str, Any]) -> set[str]:
+        response = client.post("/fhir/CodeSystem/$lookup", json={"resourceType": "Parameters", "parameter": [
+            {"name": "system", "valueUri": BASE}, {"name": "code", "valueCode": "x"},
+            {"name": "tx-resource", "resource": BASE_CS}, *extra]})
+        assert response.status_code == 200, response.text
+        return {next(p["valueCode"] for p in param["part"] if p["name"] == "code")
+                for param in response.json()["parameter"] if param["name"] == "property"}
+
+    assert "order" not in lookup()
+    assert "order" in lookup({"name": "property", "valueCode": "order"})
+
+
+def test_a_language_list_refusing_all_others_leaves_out_displays_it_has_no_translation_for(
+        client: TestClient) -> None:
+    cs = {"resourceType": "CodeSystem", "url": BASE, "version": "1", "status": "active", "content": "complete",
+          "language": "en", "concept": [
+              {"code": "x", "display": "Ex", "designation": [{"language": "de", "value": "Iks"}]},
+              {"code": "y", "display": "Why"}]}
+    parameters: list[dict[str, Any]] = [
+        {"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs/l",
+                                          "status": "active", "compose": {"include": [{"system": BASE}]}}},
+        {"name": "tx-resource", "resource": cs}, {"name": "includeDesignations", "valueBoolean": True}]
+
+    def contains(language: str) -> dict[str, dict[str, Any]]:
+        response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+            *parameters, {"name": "displayLanguage", "valueCode": language}]})
+        assert response.status_code == 200, response.text
+        return {c["code"]: c for c in response.json()["expansion"]["contains"]}
+
+    hard = contains("de,*; q=0")
+    assert hard["x"]["display"] == "Iks"
+    assert "display" not in hard["y"]
+    assert {"language": "en", "use": {"system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra",
+                                      "code": "preferredForLanguage", "display": "Preferred For Language"},
+            "value": "Why"} in hard["y"]["designation"]
+    assert contains("de")["y"]["display"] == "Why"

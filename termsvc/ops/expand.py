@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 
 from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, TooCostly
+from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS
 from termsvc.ops import expansion_cache
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.store import queries as q
@@ -23,7 +24,12 @@ from termsvc.store.versions import version_key
 from valuesets.compose import Compiled, Compiler
 from valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
 from valuesets.finder import find_value_set
-from valuesets.supplements import required_supplements, resolve_supplements
+from valuesets.supplements import (
+    required_supplements,
+    resolve_supplements,
+    supplement_concepts,
+    supplement_system_ids,
+)
 from valuesets.versions import VersionRules
 
 # request parameters echoed in expansion.parameter, as the reference servers do
@@ -55,6 +61,8 @@ class ExpandRequest:
     header_language: str | None = None
     # `designation` parameters naming languages (urn:ietf:bcp:47|xx): only those designations are shown
     designation_languages: tuple[str, ...] = ()
+    # displayLanguage ruled out every other language (`*; q=0`): no display rather than one in another language
+    hard_language: bool = False
 
 # the value set elements an expansion repeats (the reference servers leave out compose, text, extensions)
 KEPT = ("resourceType", "id", "language", "url", "version", "name", "title", "status", "experimental", "date",
@@ -101,11 +109,20 @@ def request_from(conn: Connection, params: OpParams, instance: dict[str, Any] | 
                                       _strings(params, "check-system-version"),
                                       _strings(params, "default-valueset-version")),
         threshold=threshold, exclude_nested=params.boolean("excludeNested", False) is True,
-        header_language=header_language, designation_languages=tuple(
+        header_language=header_language, hard_language=_refuses_others(language), designation_languages=tuple(
             d.partition("|")[2] for d in _strings(params, "designation") if d.startswith("urn:ietf:bcp:47|")))
 
 
 EXPANSION_PARAMETER = "http://hl7.org/fhir/StructureDefinition/valueset-expansion-parameter"
+
+
+def _refuses_others(language: str | None) -> bool:
+    """A language list with `*;q=0` accepts only the languages it names."""
+    for item in (language or "").split(","):
+        tag, _, rest = item.partition(";")
+        if tag.strip() == "*" and rest.replace(" ", "").lower() in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            return True
+    return False
 
 
 def compose_parameters(value_set: dict[str, Any]) -> dict[str, str]:
@@ -135,6 +152,11 @@ def _display(row: Row, designations: list[q.DesignationRow], languages: tuple[st
     return None
 
 
+# properties every expansion shows where concepts have them (concept extensions the loader keeps as
+# properties: codesystem-conceptOrder, itemWeight, codesystem-label), as the reference servers do
+ALWAYS_SHOWN = ("order", "weight", "label")
+CARRIED = CARRIED_EXTENSIONS
+
 PREFERRED_FOR_LANGUAGE = {"system": "http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra",
                           "code": "preferredForLanguage", "display": "Preferred For Language"}
 
@@ -148,16 +170,28 @@ def _coding_value(prop: q.PropertyRow) -> dict[str, Any]:
     if prop.type == "integer":
         return {"valueInteger": int(prop.value)}
     if prop.type == "decimal":
-        return {"valueDecimal": float(prop.value)}
+        # the lexical form decides: "6" stays 6, "1.20" is 1.2
+        lexical = prop.value.strip()
+        return {"valueDecimal": int(lexical) if lexical.lstrip("+-").isdigit() else float(lexical)}
     key = {"code": "valueCode", "dateTime": "valueDateTime"}.get(prop.type, "valueString")
     return {key: prop.value}
 
 
-def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows: list[Row]) -> list[dict[str, Any]]:
+def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows: list[Row],
+              supplements: list[int]) -> list[dict[str, Any]]:
     ids = [r.concept_id for r in rows]
+    # the concepts of the supplements in use, by the base concept they add to
+    extra = supplement_concepts(conn, supplements, [
+        (r.concept_id, compiled.used_systems[r.code_system_id].url, r.code) for r in rows
+        if r.code_system_id in compiled.used_systems])
+    extra_ids = [i for more in extra.values() for i in more]
     need_designations = request.include_designations or bool(request.languages)
-    designations = designations_for(conn, ids) if need_designations else {}
-    properties = properties_for(conn, ids, list(request.properties))
+    designations = designations_for(conn, ids + extra_ids) if need_designations else {}
+    properties = properties_for(conn, ids + extra_ids, [*request.properties, *ALWAYS_SHOWN, *CARRIED])
+    for concept_id, more in extra.items():
+        for added in more:
+            designations.setdefault(concept_id, []).extend(designations.pop(added, []))
+            properties.setdefault(concept_id, []).extend(properties.pop(added, []))
     languages = {cs_id: _cs_language(cs) for cs_id, cs in compiled.used_systems.items()}
     multi_version = _multi_version(compiled)
     out: list[dict[str, Any]] = []
@@ -175,13 +209,18 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
         replaced = None if own and own.display else _display(
             row, designations.get(row.concept_id, []), request.languages, languages.get(row.code_system_id))
         display = own.display if own and own.display else (replaced.value if replaced else row.display)
+        cs_language = languages.get(row.code_system_id)
+        dropped = (request.hard_language and replaced is None and not (own and own.display) and request.languages
+                   and not (cs_language and any(language_matches(cs_language, w) for w in request.languages)))
+        if dropped:
+            display = None
         if display:
             entry["display"] = display
         if own and own.extensions:
             entry["extension"] = list(own.extensions)
         if request.include_designations:
             listed = [_designation(d) for d in designations.get(row.concept_id, []) if d is not replaced]
-            if replaced is not None and row.display:
+            if (replaced is not None or dropped) and row.display:
                 # the display given up for another language stays visible as a designation
                 original: dict[str, Any] = {"use": PREFERRED_FOR_LANGUAGE, "value": row.display}
                 if languages.get(row.code_system_id):
@@ -197,7 +236,12 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
         props: list[tuple[str, dict[str, Any]]] = []
         if "definition" in request.properties and row.definition:
             props.append(("definition", {"valueString": row.definition}))
-        props.extend((p.code, _coding_value(p)) for p in properties.get(row.concept_id, []) if p.code != "status")
+        props.extend((p.code, _coding_value(p)) for p in properties.get(row.concept_id, [])
+                     if p.code != "status" and p.code not in CARRIED)
+        carried = [{"url": p.code, "valueString": p.value} for p in properties.get(row.concept_id, [])
+                   if p.code in CARRIED]
+        if carried:
+            entry["extension"] = entry.get("extension", []) + carried
         if row.status and row.status != "active":
             props.append(("status", {"valueCode": row.status}))
         if props:
@@ -239,8 +283,8 @@ def _property_extension(code: str, uri: str | None) -> dict[str, Any]:
     return {"url": EXPANSION_PROPERTY, "extension": parts}
 
 
-def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str, ...], rows: list[Row]
-                         ) -> list[dict[str, Any]]:
+def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str, ...], rows: list[Row],
+                         supplements: list[int]) -> list[dict[str, Any]]:
     """expansion.property (R5) as its R4 cross-version extension: the properties the contains entries carry
     (the requested ones the code systems declare, definition, and status where a concept has one)."""
     out: list[dict[str, Any]] = []
@@ -249,11 +293,11 @@ def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str,
         out.append(_property_extension("definition", CONCEPT_PROPERTIES + "definition"))
     if any(r.status and r.status != "active" for r in rows):
         out.append(_property_extension("status", CONCEPT_PROPERTIES + "status"))
-    for cs in compiled.used_systems.values():
+    for cs_id in [*supplements, *compiled.used_systems]:
         declared = conn.execute(text("SELECT code, uri FROM code_system_property WHERE code_system_id = :cs"),
-                                {"cs": cs.code_system_id}).all()
+                                {"cs": cs_id}).all()
         uris = {r[0]: r[1] for r in declared}
-        for name in names:
+        for name in [*ALWAYS_SHOWN, *names]:
             if name in uris and name not in seen:
                 seen.add(name)
                 out.append(_property_extension(name, uris[name]))
@@ -430,10 +474,11 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
         expansion["offset"] = request.offset
     if parameters:
         expansion["parameter"] = parameters
-    declared = _declared_properties(conn, compiled, request.properties, rows)
+    supplement_ids = supplement_system_ids(conn, supplements)
+    declared = _declared_properties(conn, compiled, request.properties, rows, supplement_ids)
     if declared:
         expansion["extension"] = expansion.get("extension", []) + declared
-    contains = _contains(conn, request, compiled, rows)
+    contains = _contains(conn, request, compiled, rows, supplement_ids)
     if (contains and not request.exclude_nested and request.count is None and not request.offset
             and not compiled.enumerated and len(compiled.used_value_sets) == 1
             and not (request.text_filter and compiled.whole_system)):
