@@ -219,3 +219,15 @@ def test_a_language_list_refusing_all_others_leaves_out_displays_it_has_no_trans
                                       "code": "preferredForLanguage", "display": "Preferred For Language"},
             "value": "Why"} in hard["y"]["designation"]
     assert contains("de")["y"]["display"] == "Why"
+
+
+def test_an_expansion_with_exclusions_is_flat_one_without_is_nested(client: TestClient) -> None:
+    cs = {"resourceType": "CodeSystem", "url": BASE, "version": "1", "status": "active", "content": "complete",
+          "hierarchyMeaning": "is-a", "concept": [{"code": "p", "display": "P", "concept": [
+              {"code": "c1", "display": "C1"}, {"code": "c2", "display": "C2"}]}]}
+    nested = expand(client, {"include": [{"system": BASE}]}, cs)
+    assert [c["code"] for c in nested["contains"]] == ["p"]
+    flat = expand(client, {"include": [{"system": BASE}], "exclude": [{"system": BASE, "concept": [{"code": "c2"}]}]},
+                  cs)
+    assert sorted(c["code"] for c in flat["contains"]) == ["c1", "p"]
+    assert all("contains" not in c for c in flat["contains"])

@@ -481,6 +481,8 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
     contains = _contains(conn, request, compiled, rows, supplement_ids)
     if (contains and not request.exclude_nested and request.count is None and not request.offset
             and not compiled.enumerated and len(compiled.used_value_sets) == 1
+            # with exclusions the hierarchy would have holes: listed flat, as the reference servers do
+            and not (request.value_set.get("compose") or {}).get("exclude")
             and not (request.text_filter and compiled.whole_system)):
         contains = nest(conn, rows, contains)
     if contains:
