@@ -231,3 +231,18 @@ def test_an_expansion_with_exclusions_is_flat_one_without_is_nested(client: Test
                   cs)
     assert sorted(c["code"] for c in flat["contains"]) == ["c1", "p"]
     assert all("contains" not in c for c in flat["contains"])
+
+
+def test_a_designation_language_parameter_selects_that_exact_language(client: TestClient) -> None:
+    cs = {"resourceType": "CodeSystem", "url": BASE, "version": "1", "status": "active", "content": "complete",
+          "concept": [{"code": "x", "display": "Ex", "designation": [{"language": "de-CH", "value": "Iks CH"},
+                                                                      {"language": "de", "value": "Iks"},
+                                                                      {"language": "es", "value": "Equis"}]}]}
+    parameters: list[dict[str, Any]] = [
+        {"name": "valueSet", "resource": {"resourceType": "ValueSet", "url": "http://example.org/vs/d",
+                                          "status": "active", "compose": {"include": [{"system": BASE}]}}},
+        {"name": "tx-resource", "resource": cs}, {"name": "includeDesignations", "valueBoolean": True},
+        {"name": "designation", "valueString": "urn:ietf:bcp:47|de"}]
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": parameters})
+    assert response.status_code == 200, response.text
+    assert response.json()["expansion"]["contains"][0]["designation"] == [{"language": "de", "value": "Iks"}]

@@ -229,8 +229,9 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
             if own:
                 listed.extend(own.designations)
             if request.designation_languages:
-                listed = [d for d in listed if any(language_matches(d.get("language"), w)
-                                                   for w in request.designation_languages)]
+                # a `designation` language names exactly the language wanted: de asks for de, not de-CH
+                listed = [d for d in listed if str(d.get("language") or "").lower() in
+                          {w.lower() for w in request.designation_languages}]
             if listed:
                 entry["designation"] = listed
         props: list[tuple[str, dict[str, Any]]] = []
