@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from termsvc.errors import Conflict, Invalid, LoadError, TermsvcError
 from termsvc.loaders.fhir_codesystem import write_code_system
 from termsvc.ops import codesystems as cs_ops
 from termsvc.store import queries as q
-from termsvc.store.loadrun import LOAD_LOCK_KEY, LoadRun, load_run
+from termsvc.store.loadrun import LoadRun, load_run, write_transaction
 from termsvc.store.resources import (
     delete_code_system_version,
     delete_concept_map,
@@ -96,12 +96,10 @@ def _version_id(resource_json: str | None) -> int:
 def find_by_id(conn: Connection, resource_type: str, resource_id: str) -> Stored | None:
     """The stored resource a read of `{type}/{id}` answers with."""
     if resource_type == "CodeSystem":
-        rows = q.all_code_systems(conn)
-        ids = cs_ops.resource_ids(rows)
-        for row in rows:
-            if ids[row.code_system_id] == resource_id:
-                return Stored(row.code_system_id, resource_id, row.url, row.version, _version_id(row.resource_json))
-        return None
+        row = cs_ops.by_resource_id(conn, resource_id)
+        if row is None:
+            return None
+        return Stored(row.code_system_id, resource_id, row.url, row.version, _version_id(row.resource_json))
     table, key = _TABLE[resource_type]
     order = "is_current DESC, " if resource_type == "ConceptMap" else ""
     found = conn.execute(text(f"SELECT {key}, url, version, resource_json FROM {table} WHERE resource_id = :id "
@@ -175,22 +173,11 @@ def _repick_current(conn: Connection, url: str) -> None:
         pick_current(conn, url, int(rows[0].code_system_id), None)
 
 
-@contextmanager
-def _locked(engine: Engine) -> Iterator[Connection]:
-    """One transaction holding the store's write lock, as a load does (SQLite: BEGIN IMMEDIATE; PostgreSQL:
-    the loads' advisory lock), so a write never interleaves with a load or another write. ValueSets and
-    ConceptMaps use this rather than a load run: a load run ends with ANALYZE of the concept tables, which a
-    single resource does not need and which costs seconds on a full-size store."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar()
-                if not got:
-                    raise Conflict("a load is in progress; try the write again when it has finished",
-                                   issue_code="lock-error")
-            yield conn
+def _locked(engine: Engine) -> AbstractContextManager[Connection]:
+    """One transaction holding the store's write lock, as a load does, so a write never interleaves with a load
+    or another write. ValueSets and ConceptMaps use this rather than a load run: a load run ends with ANALYZE of
+    the concept tables, which a single resource does not need and which costs seconds on a full-size store."""
+    return write_transaction(engine, "a load is in progress; try the write again when it has finished")
 
 
 @contextmanager

@@ -219,6 +219,13 @@ def resource_ids(rows: list[q.CodeSystemRow]) -> dict[int, str]:
     return out
 
 
+
+def by_resource_id(conn: Connection, resource_id: str) -> q.CodeSystemRow | None:
+    """The stored version a read of CodeSystem/{id} answers with (ids as `resource_ids` gives them)."""
+    rows = q.all_code_systems(conn)
+    ids = resource_ids(rows)
+    return next((row for row in rows if ids[row.code_system_id] == resource_id), None)
+
 def render(conn: Connection, row: q.CodeSystemRow, resource_id: str, *, concepts_limit: int,
            summary: bool = False) -> dict[str, Any]:
     """The stored resource with its id, plus its concepts re-nested from the store when there are at most

@@ -249,8 +249,10 @@ class LoadSummary:
 
 
 @contextmanager
-def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -> Iterator[LoadRun]:
-    """Open a load: everything written through the yielded LoadRun commits together, or not at all."""
+def write_transaction(engine: Engine, busy: str) -> Iterator[Connection]:
+    """One transaction holding the store's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the loads'
+    advisory lock), so loads and resource writes never interleave. `busy` is the 409 message when another
+    holds it on PostgreSQL (SQLite waits for its busy timeout instead)."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
@@ -258,14 +260,20 @@ def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -
             if conn.dialect.name == "postgresql":
                 got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar()
                 if not got:
-                    raise Conflict("another load is in progress; try again when it has finished",
-                                   issue_code="lock-error")
-            run = LoadRun(conn, kind, source, replace)
-            yield run
-            run._complete()
-            if conn.dialect.name == "postgresql":
-                # Fresh planner statistics: without them the first requests after a load (until autovacuum
-                # gets round to it) seq-scan the concept tables, measured 40x slower $lookup on ICD-10-CM.
-                # Here, not in _complete, which inline tx-resources also call on every request.
-                conn.execute(text("ANALYZE code_system, concept, designation, concept_property, concept_edge, "
-                                  "closure"))
+                    raise Conflict(busy, issue_code="lock-error")
+            yield conn
+
+
+@contextmanager
+def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -> Iterator[LoadRun]:
+    """Open a load: everything written through the yielded LoadRun commits together, or not at all."""
+    with write_transaction(engine, "another load is in progress; try again when it has finished") as conn:
+        run = LoadRun(conn, kind, source, replace)
+        yield run
+        run._complete()
+        if conn.dialect.name == "postgresql":
+            # Fresh planner statistics: without them the first requests after a load (until autovacuum
+            # gets round to it) seq-scan the concept tables, measured 40x slower $lookup on ICD-10-CM.
+            # Here, not in _complete, which inline tx-resources also call on every request.
+            conn.execute(text("ANALYZE code_system, concept, designation, concept_property, concept_edge, "
+                              "closure"))

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import ColumnElement, Engine, and_, or_
 
+from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
@@ -28,8 +27,6 @@ SEARCH_PARAMS = [("date", "date"), ("agent", "reference"), ("entity", "reference
                  ("outcome", "token"), ("subtype", "token")]
 declare(ResourceCapability("AuditEvent", interactions=["read", "search-type"], search_params=SEARCH_PARAMS))
 
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 _DATE = re.compile(r"^(?P<prefix>eq|ne|gt|lt|ge|le|sa|eb)?(?P<value>\d{4}(-\d{2}(-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?)$")
 
 
@@ -78,15 +75,6 @@ def _date_condition(raw: str) -> ColumnElement[bool]:
     return recorded >= start if prefix == "ge" else recorded < end
 
 
-def _count(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
-    return int(raw)
-
-
 @router.get("/AuditEvent/{audit_id}", summary="Read an AuditEvent (one audited write)")
 def read(request: Request, audit_id: str) -> Response:
     authorise(authenticate(request), "AuditEvent", READ)
@@ -103,8 +91,7 @@ def read(request: Request, audit_id: str) -> Response:
 def search(request: Request) -> Response:
     authorise(authenticate(request), "AuditEvent", SEARCH)
     query = request.query_params
-    count = min(_count(request, "_count", DEFAULT_COUNT), MAX_COUNT)
-    offset = _count(request, "_offset", 0)
+    count, offset = fhir_search.paging(request)
     c = audit.TABLE.c
     conditions: list[ColumnElement[bool]] = [_date_condition(raw) for raw in query.getlist("date")]
     if query.get("agent"):
@@ -130,18 +117,8 @@ def search(request: Request) -> Response:
     with _engine(request).connect() as conn:
         total, rows = audit.search(conn, conditions, count=count, offset=offset)
     base = base_url_of(request)
+    entries = [{"fullUrl": f"{base}/AuditEvent/{row.audit_id}", "resource": audit.render(row),
+                "search": {"mode": "match"}} for row in rows]
     kept = [(k, v) for k, v in query.multi_items() if k not in ("_count", "_offset")]
-
-    def link(at: int) -> str:
-        return f"{base}/AuditEvent?{urlencode([*kept, ('_count', str(count)), ('_offset', str(at))])}"
-
-    links = [{"relation": "self", "url": link(offset)}]
-    if count and offset + count < total:
-        links.append({"relation": "next", "url": link(offset + count)})
-    if count and offset > 0:
-        links.append({"relation": "previous", "url": link(max(0, offset - count))})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
-    if rows:
-        bundle["entry"] = [{"fullUrl": f"{base}/AuditEvent/{row.audit_id}", "resource": audit.render(row),
-                            "search": {"mode": "match"}} for row in rows]
-    return fhir_response(request, bundle)
+    return fhir_response(request, fhir_search.searchset(f"{base}/AuditEvent", kept, count=count, offset=offset,
+                                                        total=total, entries=entries))

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine
 
+from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
 from termsvc.api.params import OpParams, read_params
 from termsvc.api.render import fhir_response
@@ -51,8 +51,6 @@ SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("tit
 declare(ResourceCapability("CodeSystem", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
                            operations=["lookup", "validate-code"]))
 
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 # A search page re-nests concepts only for systems this small; larger ones come SUBSETTED (read them).
 SEARCH_CONCEPTS_LIMIT = 1000
 _CONTROL = {"_format", "_summary", "_count", "_offset", "_elements", "_pretty"}
@@ -67,12 +65,10 @@ def _display_language(request: Request, params: OpParams) -> str | None:
 
 def _instance(request: Request, resource_id: str) -> q.CodeSystemRow:
     with reading(request) as conn:
-        rows = q.all_code_systems(conn)
-    ids = cs_ops.resource_ids(rows)
-    for row in rows:
-        if ids[row.code_system_id] == resource_id:
-            return row
-    raise NotFound(f"CodeSystem/{resource_id} is not known", expression=["id"])
+        row = cs_ops.by_resource_id(conn, resource_id)
+    if row is None:
+        raise NotFound(f"CodeSystem/{resource_id} is not known", expression=["id"])
+    return row
 
 
 async def _lookup(request: Request, row: q.CodeSystemRow | None) -> Response:
@@ -161,19 +157,6 @@ def read(request: Request, resource_id: str) -> Response:
     return fhir_response(request, resource)
 
 
-def _non_negative(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name]) from None
-    if value < 0:
-        raise Invalid(f"Search parameter '{name}' must not be negative", expression=[name])
-    return value
-
-
 @router.get("/CodeSystem", summary="Search CodeSystems (url, version, name, title, status, _summary, _count)")
 def search(request: Request) -> Response:
     query = request.query_params
@@ -182,12 +165,8 @@ def search(request: Request) -> Response:
         # FHIR search is lenient by default: unknown parameters are ignored unless the client asks otherwise
         raise Invalid(f"Unknown search parameter(s) for CodeSystem: {', '.join(unknown)}",
                       expression=unknown, issue_code="not-supported")
-    summary = (query.get("_summary") or "false").lower()
-    if summary not in ("true", "false", "count", "data", "text"):
-        raise Invalid(f"_summary must be true, false, count, data or text, not {summary!r}",
-                      expression=["_summary"])
-    count = min(_non_negative(request, "_count", DEFAULT_COUNT), MAX_COUNT)
-    offset = _non_negative(request, "_offset", 0)
+    summary = fhir_search.summary_mode(request)
+    count, offset = fhir_search.paging(request)
     filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
     if summary == "count":
         count = 0
@@ -201,33 +180,6 @@ def search(request: Request) -> Response:
                                       summary=summary in ("true", "text")),
             "search": {"mode": "match"},
         } for row in rows]
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total,
-                              "link": _links(request, filters, summary, count, offset, total)}
-    if entries:
-        bundle["entry"] = entries
-    return fhir_response(request, bundle)
-
-
-def _links(request: Request, filters: dict[str, str], summary: str, count: int, offset: int,
-           total: int) -> list[dict[str, str]]:
-    base = base_url_of(request) + "/CodeSystem"
-    keep: dict[str, str] = dict(filters)
-    if summary != "false":
-        keep["_summary"] = summary
-    fmt = request.query_params.get("_format")
-    if fmt:
-        keep["_format"] = fmt
-
-    def url(at: int) -> str:
-        return f"{base}?{urlencode({**keep, '_count': str(count), '_offset': str(at)})}"
-
-    links = [{"relation": "self", "url": url(offset)}]
-    if count > 0:
-        links.append({"relation": "first", "url": url(0)})
-        if offset > 0:
-            links.append({"relation": "previous", "url": url(max(0, offset - count))})
-        if offset + count < total:
-            links.append({"relation": "next", "url": url(offset + count)})
-        last = max(0, (total - 1) // count * count) if total else 0
-        links.append({"relation": "last", "url": url(last)})
-    return links
+    return fhir_response(request, fhir_search.searchset(
+        base_url_of(request) + "/CodeSystem", fhir_search.kept_parameters(request, filters, summary),
+        count=count, offset=offset, total=total, entries=entries))

@@ -4,18 +4,18 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine, text
 
+from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
 from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
-from termsvc.errors import Invalid, NotFound
+from termsvc.errors import NotFound
 from termsvc.ops.context import op_connection
 from termsvc.ops.translate import translate
 
@@ -26,8 +26,6 @@ SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("tit
 declare(ResourceCapability("ConceptMap", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
                            operations=["translate"]))
 
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 _TRANSLATE_DOC = ("Translate a code from one system to another (R4 ConceptMap/$translate): url, conceptMap, "
                   "conceptMapVersion, source, target, system/code/version, coding, codeableConcept, targetsystem, "
                   "reverse, dependsOn, tx-resource.")
@@ -73,39 +71,13 @@ def read(request: Request, resource_id: str) -> Response:
     return fhir_response(request, resource)
 
 
-def _non_negative(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
-    return int(raw)
-
-
 @router.get("/ConceptMap", summary="Search ConceptMaps (url, version, name, title, status, _count, _offset)")
 def search(request: Request) -> Response:
-    query = request.query_params
-    count = min(_non_negative(request, "_count", DEFAULT_COUNT), MAX_COUNT)
-    offset = _non_negative(request, "_offset", 0)
-    filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
-    clauses: list[str] = []
-    bind: dict[str, Any] = {}
-    for column in ("url", "version", "status"):
-        if column in filters:
-            clauses.append(f"{column} = :{column}")
-            bind[column] = filters[column]
-    for column in ("name", "title"):
-        if column in filters:
-            # FHIR string search: case-insensitive prefix match
-            clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
-            value = filters[column].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            bind[column] = value + "%"
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    count, offset = fhir_search.paging(request)
+    filters = {name: request.query_params[name] for name, _ in SEARCH_PARAMS if request.query_params.get(name)}
     with _engine(request).connect() as conn:
-        total = int(conn.execute(text(f"SELECT COUNT(*) FROM concept_map{where}"), bind).scalar_one())
-        rows = conn.execute(text(f"SELECT concept_map_id, resource_id, resource_json FROM concept_map{where} "
-                                 "ORDER BY url, version, concept_map_id LIMIT :lim OFFSET :off"),
-                            {**bind, "lim": count, "off": offset}).all() if count else []
+        total, rows = fhir_search.search_stored(conn, "concept_map", "concept_map_id", filters, count=count,
+                                                offset=offset)
     base = base_url_of(request)
     entries = []
     for row in rows:
@@ -114,16 +86,6 @@ def search(request: Request) -> Response:
         resource.setdefault("id", resource_id)
         entries.append({"fullUrl": f"{base}/ConceptMap/{resource_id}", "resource": resource,
                         "search": {"mode": "match"}})
-
-    def link(at: int) -> str:
-        return f"{base}/ConceptMap?{urlencode({**filters, '_count': str(count), '_offset': str(at)})}"
-
-    links = [{"relation": "self", "url": link(offset)}]
-    if count and offset + count < total:
-        links.append({"relation": "next", "url": link(offset + count)})
-    if count and offset > 0:
-        links.append({"relation": "previous", "url": link(max(0, offset - count))})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
-    if entries:
-        bundle["entry"] = entries
-    return fhir_response(request, bundle)
+    return fhir_response(request, fhir_search.searchset(
+        f"{base}/ConceptMap", fhir_search.kept_parameters(request, filters), count=count, offset=offset,
+        total=total, entries=entries))

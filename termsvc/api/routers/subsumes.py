@@ -42,12 +42,10 @@ async def _subsumes(request: Request, resource_id: str | None) -> Response:
 
 
 def _instance(conn: Connection, resource_id: str) -> q.CodeSystemRow:
-    rows = q.all_code_systems(conn)
-    ids = cs_ops.resource_ids(rows)
-    for row in rows:
-        if ids[row.code_system_id] == resource_id:
-            return row
-    raise NotFound(f"CodeSystem/{resource_id} is not known", expression=["id"])
+    row = cs_ops.by_resource_id(conn, resource_id)
+    if row is None:
+        raise NotFound(f"CodeSystem/{resource_id} is not known", expression=["id"])
+    return row
 
 
 @router.get("/CodeSystem/$subsumes", summary="$subsumes (GET)", description=_DOC)

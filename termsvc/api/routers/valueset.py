@@ -4,19 +4,19 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine, text
 
+from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
 from termsvc.api.outcome import from_error
 from termsvc.api.params import OpParams, from_parameters, read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
-from termsvc.errors import Invalid, NotFound, TermsvcError
+from termsvc.errors import NotFound, TermsvcError
 from termsvc.ops.context import op_connection
 from termsvc.ops.expand import expand, request_from
 from termsvc.ops.vs_validate import validate_in_value_set
@@ -28,8 +28,6 @@ SEARCH_PARAMS = [("url", "uri"), ("version", "token"), ("name", "string"), ("tit
 declare(ResourceCapability("ValueSet", interactions=["read", "search-type"], search_params=SEARCH_PARAMS,
                            operations=["expand", "validate-code", "batch-validate-code"]))
 
-DEFAULT_COUNT = 50
-MAX_COUNT = 1000
 _EXPAND_DOC = "Expand a value set (R4 ValueSet/$expand): url, valueSet, count/offset paging, filter, tx-resource."
 
 
@@ -121,15 +119,6 @@ def read(request: Request, resource_id: str) -> Response:
     return fhir_response(request, resource)
 
 
-def _non_negative(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
-    return int(raw)
-
-
 def _summarise(resource: dict[str, Any], summary: str) -> dict[str, Any]:
     if summary in ("true", "text"):
         return {k: v for k, v in resource.items() if k not in ("compose", "expansion", "text")}
@@ -140,32 +129,14 @@ def _summarise(resource: dict[str, Any], summary: str) -> dict[str, Any]:
 
 @router.get("/ValueSet", summary="Search ValueSets (url, version, name, title, status, _summary, _count, _offset)")
 def search(request: Request) -> Response:
-    query = request.query_params
-    summary = (query.get("_summary") or "false").lower()
-    if summary not in ("true", "false", "count", "data", "text"):
-        raise Invalid(f"_summary must be true, false, count, data or text, not {summary!r}", expression=["_summary"])
-    count = min(_non_negative(request, "_count", DEFAULT_COUNT), MAX_COUNT)
-    offset = _non_negative(request, "_offset", 0)
-    filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
-    clauses: list[str] = []
-    bind: dict[str, Any] = {}
-    for column in ("url", "version", "status"):
-        if column in filters:
-            clauses.append(f"{column} = :{column}")
-            bind[column] = filters[column]
-    for column in ("name", "title"):
-        if column in filters:
-            clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
-            value = filters[column].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            bind[column] = value + "%"
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    summary = fhir_search.summary_mode(request)
+    count, offset = fhir_search.paging(request)
+    filters = {name: request.query_params[name] for name, _ in SEARCH_PARAMS if request.query_params.get(name)}
     if summary == "count":
         count = 0
     with _engine(request).connect() as conn:
-        total = int(conn.execute(text(f"SELECT COUNT(*) FROM value_set{where}"), bind).scalar_one())
-        rows = conn.execute(text(f"SELECT value_set_id, resource_id, resource_json FROM value_set{where} "
-                                 "ORDER BY url, version, value_set_id LIMIT :lim OFFSET :off"),
-                            {**bind, "lim": count, "off": offset}).all() if count else []
+        total, rows = fhir_search.search_stored(conn, "value_set", "value_set_id", filters, count=count,
+                                                offset=offset)
     base = base_url_of(request)
     entries = []
     for row in rows:
@@ -174,19 +145,6 @@ def search(request: Request) -> Response:
         resource.setdefault("id", resource_id)
         entries.append({"fullUrl": f"{base}/ValueSet/{resource_id}", "resource": _summarise(resource, summary),
                         "search": {"mode": "match"}})
-    keep = dict(filters)
-    if summary != "false":
-        keep["_summary"] = summary
-
-    def link(at: int) -> str:
-        return f"{base}/ValueSet?{urlencode({**keep, '_count': str(count), '_offset': str(at)})}"
-
-    links = [{"relation": "self", "url": link(offset)}]
-    if count and offset + count < total:
-        links.append({"relation": "next", "url": link(offset + count)})
-    if count and offset > 0:
-        links.append({"relation": "previous", "url": link(max(0, offset - count))})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
-    if entries:
-        bundle["entry"] = entries
-    return fhir_response(request, bundle)
+    return fhir_response(request, fhir_search.searchset(
+        f"{base}/ValueSet", fhir_search.kept_parameters(request, filters, summary), count=count, offset=offset,
+        total=total, entries=entries))

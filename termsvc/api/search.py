@@ -1,0 +1,92 @@
+"""FHIR search plumbing the resource routers share: paging parameters, `_summary`, the filters of stored
+canonical resources (ValueSet, ConceptMap), and the searchset Bundle with its paging links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from sqlalchemy import Connection, text
+
+from termsvc.errors import Invalid
+
+DEFAULT_COUNT = 50
+MAX_COUNT = 1000
+SUMMARY_MODES = ("true", "false", "count", "data", "text")
+
+
+def whole_number(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
+    return int(raw)
+
+
+def paging(request: Request) -> tuple[int, int]:
+    """(count, offset): `_count` capped at MAX_COUNT, `_offset` from 0."""
+    return (min(whole_number(request, "_count", DEFAULT_COUNT), MAX_COUNT), whole_number(request, "_offset", 0))
+
+
+def summary_mode(request: Request) -> str:
+    summary = (request.query_params.get("_summary") or "false").lower()
+    if summary not in SUMMARY_MODES:
+        raise Invalid(f"_summary must be true, false, count, data or text, not {summary!r}", expression=["_summary"])
+    return summary
+
+
+def search_stored(conn: Connection, table: str, key: str, filters: dict[str, str], *, count: int,
+                  offset: int) -> tuple[int, Sequence[Any]]:
+    """(total, page of (key, resource_id, resource_json)) of a table of stored canonical resources: url, version
+    and status match exactly; name and title as FHIR string search does (case-insensitive prefix)."""
+    clauses: list[str] = []
+    bind: dict[str, Any] = {}
+    for column in ("url", "version", "status"):
+        if column in filters:
+            clauses.append(f"{column} = :{column}")
+            bind[column] = filters[column]
+    for column in ("name", "title"):
+        if column in filters:
+            clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
+            value = filters[column].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            bind[column] = value + "%"
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    total = int(conn.execute(text(f"SELECT COUNT(*) FROM {table}{where}"), bind).scalar_one())
+    rows = conn.execute(text(f"SELECT {key}, resource_id, resource_json FROM {table}{where} "
+                             f"ORDER BY url, version, {key} LIMIT :lim OFFSET :off"),
+                        {**bind, "lim": count, "off": offset}).all() if count else []
+    return total, rows
+
+
+def kept_parameters(request: Request, filters: dict[str, str], summary: str = "false") -> list[tuple[str, str]]:
+    """What a paging link repeats: the filters, a `_summary` other than false, and `_format`."""
+    kept = list(filters.items())
+    if summary != "false":
+        kept.append(("_summary", summary))
+    if request.query_params.get("_format"):
+        kept.append(("_format", request.query_params["_format"]))
+    return kept
+
+
+def searchset(address: str, kept: Sequence[tuple[str, str]], *, count: int, offset: int, total: int,
+              entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A searchset Bundle; `address` is the search's URL without query, `kept` the parameters its paging links
+    repeat (not _count/_offset)."""
+    def link(at: int) -> str:
+        return f"{address}?{urlencode([*kept, ('_count', str(count)), ('_offset', str(at))])}"
+
+    links = [{"relation": "self", "url": link(offset)}]
+    if count > 0:
+        links.append({"relation": "first", "url": link(0)})
+        if offset > 0:
+            links.append({"relation": "previous", "url": link(max(0, offset - count))})
+        if offset + count < total:
+            links.append({"relation": "next", "url": link(offset + count)})
+        links.append({"relation": "last", "url": link(max(0, (total - 1) // count * count) if total else 0)})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+    if entries:
+        bundle["entry"] = entries
+    return bundle
