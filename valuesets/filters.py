@@ -30,21 +30,25 @@ def _ancestor(sql: SqlBuilder, cs_id: int, code: str) -> str:
 def _hierarchy(sql: SqlBuilder, cs: CodeSystemRow, op: str, value: str, alias: str) -> str:
     anc = _ancestor(sql, cs.code_system_id, value)
     col = f"{alias}.concept_id"
+    # Correlated EXISTS rather than `IN (SELECT descendant_id ...)`: checking one code (validate-code) is then
+    # one probe of the closure's (descendant, ancestor) index instead of SQLite materialising every
+    # descendant (130k for a SNOMED CT top-level hierarchy, ~50 ms a request); PostgreSQL plans both as a
+    # semi-join for whole expansions.
     if op in ("is-a", "is-not-a"):
-        cond = f"{col} IN (SELECT k.descendant_id FROM closure k WHERE k.ancestor_id IN {anc})"
+        cond = f"EXISTS (SELECT 1 FROM closure k WHERE k.descendant_id = {col} AND k.ancestor_id IN {anc})"
         return cond if op == "is-a" else f"NOT ({cond})"
     if op == "descendent-of":
-        return (f"{col} IN (SELECT k.descendant_id FROM closure k WHERE k.ancestor_id IN {anc} "
+        return (f"EXISTS (SELECT 1 FROM closure k WHERE k.descendant_id = {col} AND k.ancestor_id IN {anc} "
                 "AND k.descendant_id <> k.ancestor_id)")
     if op == "child-of":
         return f"{col} IN (SELECT e.child_id FROM concept_edge e WHERE e.parent_id IN {anc})"
     if op == "descendent-leaf":
-        return (f"{col} IN (SELECT k.descendant_id FROM closure k WHERE k.ancestor_id IN {anc} "
+        return (f"EXISTS (SELECT 1 FROM closure k WHERE k.descendant_id = {col} AND k.ancestor_id IN {anc} "
                 f"AND k.descendant_id <> k.ancestor_id) AND NOT EXISTS (SELECT 1 FROM concept_edge e "
                 f"WHERE e.parent_id = {col})")
     # generalizes: the concept and everything it is-a
     desc = anc
-    return f"{col} IN (SELECT k.ancestor_id FROM closure k WHERE k.descendant_id IN {desc})"
+    return f"EXISTS (SELECT 1 FROM closure k WHERE k.ancestor_id = {col} AND k.descendant_id IN {desc})"
 
 
 def _ids_matching(conn: Connection, sql_query: str, params: dict[str, Any], pattern: str) -> list[int]:
