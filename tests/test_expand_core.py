@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from termsvc.store.loadrun import load_run
+from termsvc.valuesets.fhir_core import BUNDLE, core_resources, ensure_core
+from termsvc.valuesets.fhir_core_build import R4_VERSION, build
 from tests.conftest import SHARED
 from tests.test_valueset_engine import expand_codes, vs
-from valuesets.fhir_core import BUNDLE, core_resources, ensure_core
-from valuesets.fhir_core_build import R4_VERSION, build
 
 GENDER = "http://hl7.org/fhir/administrative-gender"
 GENDER_VS = "http://hl7.org/fhir/ValueSet/administrative-gender"

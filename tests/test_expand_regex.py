@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from termsvc.errors import NotSupported, TermsvcError
-from valuesets.regex_nfa import compile_nfa
+from termsvc.valuesets.regex_nfa import compile_nfa
 
 _ATOMS = st.sampled_from(["a", "b", ".", "[ab]", "[^a]", r"\d", r"\w", "x", "(a|b)", "(ab)", "(a*)", "(b+)"])
 _QUANT = st.sampled_from(["", "*", "+", "?", "{2}", "{1,3}", "{0,2}?", "*?"])

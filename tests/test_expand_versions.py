@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 
 from termsvc.errors import NotFound
 from termsvc.store.loadrun import load_run
+from termsvc.valuesets.versions import VersionRules
 from tests.test_valueset_engine import SYSTEM, expand_codes, vs, write_shapes
-from valuesets.versions import VersionRules
 
 IMPORTED = "http://x/vs/imported"
 

@@ -16,7 +16,7 @@ from termsvc.api.app import create_app
 from termsvc.ops.expansion_cache import MIN_KEPT, store
 from termsvc.settings import Settings
 from termsvc.store.loadrun import load_run
-from valuesets.compose import Compiled
+from termsvc.valuesets.compose import Compiled
 
 SYSTEM = "http://example.org/cs/organisms"
 BIG_VS = "http://example.org/vs/bacteria"

@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 
 from termsvc.errors import Invalid, NotFound, TermsvcError
 from termsvc.store.loadrun import load_run
-from valuesets.compose import Compiler
-from valuesets.expand import Query
-from valuesets.finder import find_value_set
-from valuesets.versions import VersionRules
+from termsvc.valuesets.compose import Compiler
+from termsvc.valuesets.expand import Query
+from termsvc.valuesets.finder import find_value_set
+from termsvc.valuesets.versions import VersionRules
 
 SYSTEM = "http://example.org/cs/shapes"
 # shape > polygon > (triangle, square > cube?) ; shape > round > circle ; retired (inactive), group (abstract)

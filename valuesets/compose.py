@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 
 from termsvc.errors import Invalid, NotFound
 from termsvc.store import queries as q
-from valuesets.filters import filter_sql
-from valuesets.sql import SqlBuilder
-from valuesets.versions import VersionRules, resolve_system, version_matches
+from termsvc.valuesets.filters import filter_sql
+from termsvc.valuesets.sql import SqlBuilder
+from termsvc.valuesets.versions import VersionRules, resolve_system, version_matches
 
 # finds a value set by url and optional version (stored, inline or implicit)
 ValueSetFinder = Callable[[Connection, str, str | None], dict[str, Any]]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from termsvc.store import queries as q
-from valuesets.compose import Compiled
+from termsvc.valuesets.compose import Compiled
 
 COLUMNS = "c.concept_id, c.code_system_id, c.code, c.display, c.definition, c.active, c.abstract, c.status"
 

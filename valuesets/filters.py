@@ -11,8 +11,8 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid, NotSupported
 from termsvc.store.queries import CodeSystemRow
-from valuesets.safe_regex import compile_safe
-from valuesets.sql import SqlBuilder
+from termsvc.valuesets.safe_regex import compile_safe
+from termsvc.valuesets.sql import SqlBuilder
 
 HIERARCHY_PROPERTIES = {"concept", "code"}
 HIERARCHY_OPS = {"is-a", "descendent-of", "is-not-a", "child-of", "descendent-leaf", "generalizes"}

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import NotFound
 from termsvc.store.versions import version_key
-from valuesets.implicit import implicit_value_set
-from valuesets.versions import version_matches
+from termsvc.valuesets.implicit import implicit_value_set
+from termsvc.valuesets.versions import version_matches
 
 
 def stored_value_set(conn: Connection, url: str, version: str | None) -> dict[str, Any] | None:

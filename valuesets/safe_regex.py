@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from termsvc.errors import Invalid
-from valuesets.regex_nfa import compile_nfa
+from termsvc.valuesets.regex_nfa import compile_nfa
 
 MAX_PATTERN = 1000
 _QUANTIFIER = re.compile(r"(?<!\\)(?:[*+]|\{\d+(?:,\d*)?\})")

@@ -5,7 +5,7 @@ from termsvc.api.app import create_app
 from termsvc.settings import Settings
 from termsvc.store.engine import make_engine
 from termsvc.store.schema import is_up_to_date
-from valuesets.fhir_core import ensure_core
+from termsvc.valuesets.fhir_core import ensure_core
 
 settings = Settings.from_env()
 _engine = make_engine(settings.database_url, pool_size=1)

@@ -21,16 +21,16 @@ from termsvc.ops import expansion_cache
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
-from valuesets.compose import Compiled, Compiler
-from valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
-from valuesets.finder import find_value_set
-from valuesets.supplements import (
+from termsvc.valuesets.compose import Compiled, Compiler
+from termsvc.valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
+from termsvc.valuesets.finder import find_value_set
+from termsvc.valuesets.supplements import (
     required_supplements,
     resolve_supplements,
     supplement_concepts,
     supplement_system_ids,
 )
-from valuesets.versions import VersionRules
+from termsvc.valuesets.versions import VersionRules
 
 # request parameters echoed in expansion.parameter, as the reference servers do
 ECHOED = ("activeOnly", "count", "offset", "excludeNested", "includeDesignations", "includeDefinition",

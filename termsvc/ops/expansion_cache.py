@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from termsvc.api.params import OpParams
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.expansion_tables import ExpansionWord
-from valuesets.compose import Compiled
-from valuesets.expand import COLUMNS, Query, Row
+from termsvc.valuesets.compose import Compiled
+from termsvc.valuesets.expand import COLUMNS, Query, Row
 
 MIN_KEPT = 1000
 

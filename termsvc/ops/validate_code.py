@@ -19,7 +19,7 @@ from termsvc.errors import Invalid
 from termsvc.ops import codesystems as cs_ops
 from termsvc.ops.lookup import find_code, unknown_system_message
 from termsvc.store import queries as q
-from valuesets.finder import stored_value_set
+from termsvc.valuesets.finder import stored_value_set
 
 NO_CODE = ("Unable to find code to validate (looked for coding | codeableConcept | code+system | code+inferSystem in "
            "parameters")

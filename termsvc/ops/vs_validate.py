@@ -21,10 +21,10 @@ from termsvc.ops.lookup import unknown_system_message
 from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding, to_parameters
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
-from valuesets.compose import Compiled, Compiler
-from valuesets.finder import find_value_set, stored_value_set
-from valuesets.supplements import required_supplements, resolve_supplements
-from valuesets.versions import VersionRules, pick_version, version_matches
+from termsvc.valuesets.compose import Compiled, Compiler
+from termsvc.valuesets.finder import find_value_set, stored_value_set
+from termsvc.valuesets.supplements import required_supplements, resolve_supplements
+from termsvc.valuesets.versions import VersionRules, pick_version, version_matches
 
 
 def _canonical(value_set: dict[str, Any]) -> str:
