@@ -1,5 +1,5 @@
-"""FHIR search plumbing the resource routers share: paging parameters, `_summary`, the filters of stored
-canonical resources (ValueSet, ConceptMap), and the searchset Bundle with its paging links."""
+"""FHIR search plumbing the resource routers share: paging parameters, `_summary`, and the searchset Bundle
+with its paging links (the filters' SQL is in termsvc.store.queries)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid
 
@@ -36,29 +35,6 @@ def summary_mode(request: Request) -> str:
     if summary not in SUMMARY_MODES:
         raise Invalid(f"_summary must be true, false, count, data or text, not {summary!r}", expression=["_summary"])
     return summary
-
-
-def search_stored(conn: Connection, table: str, key: str, filters: dict[str, str], *, count: int,
-                  offset: int) -> tuple[int, Sequence[Any]]:
-    """(total, page of (key, resource_id, resource_json)) of a table of stored canonical resources: url, version
-    and status match exactly; name and title as FHIR string search does (case-insensitive prefix)."""
-    clauses: list[str] = []
-    bind: dict[str, Any] = {}
-    for column in ("url", "version", "status"):
-        if column in filters:
-            clauses.append(f"{column} = :{column}")
-            bind[column] = filters[column]
-    for column in ("name", "title"):
-        if column in filters:
-            clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
-            value = filters[column].lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            bind[column] = value + "%"
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    total = int(conn.execute(text(f"SELECT COUNT(*) FROM {table}{where}"), bind).scalar_one())
-    rows = conn.execute(text(f"SELECT {key}, resource_id, resource_json FROM {table}{where} "
-                             f"ORDER BY url, version, {key} LIMIT :lim OFFSET :off"),
-                        {**bind, "lim": count, "off": offset}).all() if count else []
-    return total, rows
 
 
 def kept_parameters(request: Request, filters: dict[str, str], summary: str = "false") -> list[tuple[str, str]]:

@@ -85,10 +85,9 @@ def code_system_by_id(conn: Connection, code_system_id: int) -> CodeSystemRow | 
     return _code_system(row) if row is not None else None
 
 
-def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: int, count: int
-                        ) -> tuple[int, list[CodeSystemRow]]:
-    """(total, one page) of code system versions matching FHIR search semantics: `url` and `version` exact,
-    `name`, `title` case-insensitive starts-with, `status` exact."""
+def _canonical_where(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """FHIR search over canonical resources: `url`, `version`, `status` exact; `name`, `title`
+    case-insensitive starts-with."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
     for column in ("url", "version", "status"):
@@ -99,7 +98,13 @@ def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: in
         if column in filters:
             clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
             params[column] = _like_prefix(filters[column].lower())
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: int, count: int
+                        ) -> tuple[int, list[CodeSystemRow]]:
+    """(total, one page) of code system versions matching the filters (see `_canonical_where`)."""
+    where, params = _canonical_where(filters)
     total = int(conn.execute(text(f"SELECT COUNT(*) FROM code_system{where}"), params).scalar_one())
     if count <= 0:
         return total, []
@@ -107,6 +112,19 @@ def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: in
                              "ORDER BY url, version, code_system_id LIMIT :limit OFFSET :offset"),
                         {**params, "limit": count, "offset": offset}).all()
     return total, [_code_system(r) for r in rows]
+
+
+def search_stored_resources(conn: Connection, table: str, key: str, filters: dict[str, str], *, offset: int,
+                            count: int) -> tuple[int, list[Any]]:
+    """(total, page of (key, resource_id, resource_json)) of value_set or concept_map rows matching the filters."""
+    where, params = _canonical_where(filters)
+    total = int(conn.execute(text(f"SELECT COUNT(*) FROM {table}{where}"), params).scalar_one())
+    if count <= 0:
+        return total, []
+    rows = conn.execute(text(f"SELECT {key}, resource_id, resource_json FROM {table}{where} "
+                             f"ORDER BY url, version, {key} LIMIT :limit OFFSET :offset"),
+                        {**params, "limit": count, "offset": offset}).all()
+    return total, list(rows)
 
 
 def _like_prefix(value: str) -> str:

@@ -18,6 +18,7 @@ from termsvc.api.routers.metadata import base_url_of
 from termsvc.errors import NotFound
 from termsvc.ops.context import op_connection
 from termsvc.ops.translate import translate
+from termsvc.store import queries as q
 
 router = APIRouter(tags=["ConceptMap"])
 
@@ -76,8 +77,7 @@ def search(request: Request) -> Response:
     count, offset = fhir_search.paging(request)
     filters = {name: request.query_params[name] for name, _ in SEARCH_PARAMS if request.query_params.get(name)}
     with _engine(request).connect() as conn:
-        total, rows = fhir_search.search_stored(conn, "concept_map", "concept_map_id", filters, count=count,
-                                                offset=offset)
+        total, rows = q.search_stored_resources(conn, "concept_map", "concept_map_id", filters, offset=offset, count=count)
     base = base_url_of(request)
     entries = []
     for row in rows:

@@ -20,6 +20,7 @@ from termsvc.errors import NotFound, TermsvcError
 from termsvc.ops.context import op_connection
 from termsvc.ops.expand import expand, request_from
 from termsvc.ops.vs_validate import validate_in_value_set
+from termsvc.store import queries as q
 
 router = APIRouter(tags=["ValueSet"])
 
@@ -135,8 +136,7 @@ def search(request: Request) -> Response:
     if summary == "count":
         count = 0
     with _engine(request).connect() as conn:
-        total, rows = fhir_search.search_stored(conn, "value_set", "value_set_id", filters, count=count,
-                                                offset=offset)
+        total, rows = q.search_stored_resources(conn, "value_set", "value_set_id", filters, offset=offset, count=count)
     base = base_url_of(request)
     entries = []
     for row in rows:
