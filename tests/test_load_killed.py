@@ -35,8 +35,8 @@ import synth_snomed
 
 RELEASE = "20251101"
 VERSION = f"http://snomed.info/sct/900000000000207008/version/{RELEASE}"
-WRITING_BYTES = 4 << 20  # the child has written this much to its files: SQLite's page cache is spilling
-SQLITE_SETTLE_S = 3.0  # or it has held the write lock this long: rows are in the transaction (page cache)
+WRITING_BYTES = 1 << 20  # the child has written this much to its files: SQLite's page cache is spilling
+SQLITE_SETTLE_S = 1.0  # or it has held the write lock this long: rows are in the transaction (page cache)
 
 
 def _generate(out: Path, seed: int, scale: float) -> Path:
@@ -48,7 +48,7 @@ def _generate(out: Path, seed: int, scale: float) -> Path:
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     small = _generate(tmp_path_factory.mktemp("version_a"), seed=1, scale=0.002)
-    big = _generate(tmp_path_factory.mktemp("version_b"), seed=2, scale=0.025)
+    big = _generate(tmp_path_factory.mktemp("version_b"), seed=2, scale=0.05)
     return small, big
 
 
