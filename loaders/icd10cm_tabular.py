@@ -266,6 +266,7 @@ def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool 
     display and billable flag in the result (for cross-checks)."""
     name = display_name or str(path)
     run.position.file = name
+    _refuse_doctype(path, name)
     root_line = _check_root(_first_element(path, name), name, path)
     reader = _Reader(run, name, current, version, collect)
     task = progress.task("ICD-10-CM tabular XML", path.stat().st_size)
@@ -296,22 +297,28 @@ def read_tabular(run: LoadRun, path: Path, progress: Progress, *, current: bool 
     return reader.loaded
 
 
-def _doctype_line(path: Path, before: int) -> int:
+_ROOT_START: Final = re.compile(rb"<[A-Za-z_:]")
+
+
+def _refuse_doctype(path: Path, name: str) -> None:
+    """Refuse a DOCTYPE in the prolog before libxml2 sees the file: releases carry none, one here can only
+    declare entities (XXE, billion laughs), and which line libxml2 blames for an entity bomb differs between
+    its versions, while the DOCTYPE's own line does not."""
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if b"<!DOCTYPE" in line or number >= before:
-                return number
-    return before
+            if b"<!DOCTYPE" in line:
+                raise LoadError(name, "a <!DOCTYPE> declaration is not allowed in the ICD-10-CM tabular XML "
+                                      "(entities are never expanded)", line=number, field_name="DOCTYPE")
+            if _ROOT_START.search(line):
+                return
 
 
 def _check_root(elem: etree._Element, name: str, path: Path) -> int:
     """The root's line, once it is known to be the tabular's root with no DOCTYPE."""
     docinfo = elem.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        # Releases carry no DTD; one here can only declare entities (XXE, billion laughs), so refuse it.
+    if docinfo.doctype or docinfo.internalDTD is not None:  # a DOCTYPE the prolog scan could not see
         raise LoadError(name, "a <!DOCTYPE> declaration is not allowed in the ICD-10-CM tabular XML "
-                              "(entities are never expanded)", line=_doctype_line(path, elem.sourceline),
-                        field_name="DOCTYPE")
+                              "(entities are never expanded)", line=elem.sourceline, field_name="DOCTYPE")
     if elem.tag != ROOT:
         raise LoadError(name, f"root element is <{elem.tag}>, expected <{ROOT}>: not an ICD-10-CM tabular "
                               "XML file", line=elem.sourceline, path=str(elem.tag))
