@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, LoadError
 from termsvc.loaders.fhir_resources import write_code_system
+from termsvc.ops.params import OpParams
 from termsvc.store.loadrun import LoadRun
 from termsvc.store.resources import store_concept_map, store_value_set
 

@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, text
 
-from termsvc.api.params import OpParams
+from termsvc.concept_extensions import CARRIED_EXTENSIONS
 from termsvc.errors import Invalid, TooCostly
-from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS
 from termsvc.ops import expansion_cache
 from termsvc.ops.codesystems import language_matches, parse_languages
+from termsvc.ops.params import OpParams
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from termsvc.valuesets.compose import Compiled, Compiler

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from termsvc.concept_extensions import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.errors import Invalid, NotFound
-from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.ops import codesystems as cs_ops
 from termsvc.store import queries as q
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from termsvc.api.outcome import issue
 from termsvc.errors import Invalid
 from termsvc.ops import codesystems as cs_ops
 from termsvc.ops.lookup import find_code, unknown_system_message
+from termsvc.ops.outcome import issue
 from termsvc.store import queries as q
 from termsvc.valuesets.finder import stored_value_set
 

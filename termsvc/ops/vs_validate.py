@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, text
 
-from termsvc.api.outcome import issue
-from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops.expand import compose_parameters, standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
+from termsvc.ops.outcome import issue
+from termsvc.ops.params import OpParams
 from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding, to_parameters
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key

@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, text
 
-from termsvc.api.params import parse_body
-from termsvc.api.write_checks import validate
 from termsvc.errors import Conflict, Invalid, LoadError, TermsvcError
 from termsvc.loaders.fhir_codesystem import write_code_system
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops.params import parse_body
+from termsvc.ops.write_checks import validate
 from termsvc.store import queries as q
 from termsvc.store.loadrun import LoadRun, load_run, write_transaction
 from termsvc.store.resources import (
