@@ -383,8 +383,8 @@ class EclCompiler:
         if name == "active":
             x = self.sql.alias("x")
             state = values[0].value if isinstance(values[0], a.Boolean) else True
-            wanted = state if flt.op == "=" else not state
-            return f"EXISTS (SELECT 1 FROM concept {x} WHERE {x}.concept_id = {col} AND {x}.active = {self.sql.bind(wanted)})"
+            is_active = state if flt.op == "=" else not state
+            return f"EXISTS (SELECT 1 FROM concept {x} WHERE {x}.concept_id = {col} AND {x}.active = {self.sql.bind(is_active)})"
         raise NotSupported(f"ECL concept filter '{name}' is not supported")
 
 
