@@ -282,10 +282,10 @@ def parse(text: str) -> a.Expr:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
         pos = _position(exc, text)
-        what = repr(text[pos:pos + 12]) if pos < len(text) else "the end"
         kind = "character" if isinstance(exc, UnexpectedCharacters) else "token"
-        error = Invalid(f"Invalid ECL: unexpected {kind} {what} at character offset {pos} of '{text}'",
-                        issue_code="invalid", message_id="ECL_SYNTAX")
+        what = f"unexpected {kind} {text[pos:pos + 12]!r}" if pos < len(text) else "the expression ends too early"
+        error = Invalid(f"Invalid ECL: {what} at character offset {pos} of '{text}'", issue_code="invalid",
+                        message_id="ECL_SYNTAX")
         raise error from None
     try:
         return _ToAst().transform(tree)
