@@ -120,16 +120,12 @@ def test_cardinality_counts_the_matching_relationships(store: Engine) -> None:
 
 
 def _groups(source: str) -> list[set[tuple[str, str]]]:
-    """A concept's relationship groups; group 0 relationships are groups of one."""
+    """A concept's relationship groups; group 0 (ungrouped) is not a group."""
     grouped: dict[int, set[tuple[str, str]]] = {}
-    singles: list[set[tuple[str, str]]] = []
     for s, t, d, g in R.rels:
-        if s == source:
-            if g == 0:
-                singles.append({(t, d)})
-            else:
-                grouped.setdefault(g, set()).add((t, d))
-    return [*grouped.values(), *singles]
+        if s == source and g > 0:
+            grouped.setdefault(g, set()).add((t, d))
+    return list(grouped.values())
 
 
 def test_attribute_group_keeps_attributes_together(store: Engine) -> None:
@@ -140,6 +136,9 @@ def test_attribute_group_keeps_attributes_together(store: Engine) -> None:
     assert evaluate(store, f"* : {{ {FINDING_SITE} = {HEART}, {MORPHOLOGY} = {INFARCT} }}") == together(HEART, INFARCT)
     # without the group the two attributes may come from different groups
     assert evaluate(store, f"* : {FINDING_SITE} = {PULMONARY_VALVE}, {MORPHOLOGY} = {INFARCT}") == {AMI}
+    # an ungrouped (group 0) relationship is in no group
+    assert evaluate(store, f"{HEART_DISEASE} : {FINDING_SITE} = {HEART}") == {HEART_DISEASE}
+    assert evaluate(store, f"{HEART_DISEASE} : {{ {FINDING_SITE} = {HEART} }}") == set()
 
 
 def test_group_cardinality_counts_groups(store: Engine) -> None:

@@ -5,7 +5,7 @@ role_group; refset membership; historical associations) and designation (descrip
 Every construct is a correlated predicate, so checking one code (ValueSet/$validate-code) is a handful of
 index probes and a whole expansion is one statement the engine plans set-wise (PostgreSQL turns the EXISTS
 into semi-joins). Conventions, where the specification leaves room or the store keeps less than RF2:
-- relationship group 0 is "ungrouped": each such relationship counts as a group of its own for `{ }`;
+- relationship group 0 is "ungrouped", not a group: `{ }` matches numbered groups only (as Snowstorm does);
 - cardinality counts matching relationships (or groups);
 - a concrete string value compares exactly (`=`, `!=`) or with `wild:`; numbers compare numerically;
 - `*` is every concept of the edition, active or not; filters and activeOnly narrow it;
@@ -235,9 +235,6 @@ class EclCompiler:
             return self._group(node, col)
         return self._attribute(node, col, group)
 
-    @staticmethod
-    def _group_key(p: str) -> str:
-        return f"(CASE WHEN {p}.role_group = 0 THEN -{p}.concept_property_id ELSE {p}.role_group END)"
 
     def _counted(self, card: a.Cardinality | None, rows: str, count: str) -> str:
         low, high = (1, None) if card is None else (card.min, card.max)
@@ -252,14 +249,14 @@ class EclCompiler:
 
     def _group(self, node: a.Group, col: str) -> str:
         q = self.sql.alias("q")
-        key = self._group_key(q)
+        key = f"{q}.role_group"
         body = self.refinement(node.body, col, key)
-        rows = f"FROM concept_property {q} WHERE {q}.concept_id = {col} AND {q}.role_group IS NOT NULL AND {body}"
+        rows = f"FROM concept_property {q} WHERE {q}.concept_id = {col} AND {q}.role_group > 0 AND {body}"
         return self._counted(node.cardinality, rows, f"COUNT(DISTINCT {key})")
 
     def _attribute(self, node: a.Attribute, col: str, group: str | None) -> str:
         p = self.sql.alias("p")
-        in_group = f" AND {self._group_key(p)} = {group}" if group else ""
+        in_group = f" AND {p}.role_group = {group}" if group else ""
         if node.reverse:
             if not isinstance(node.value, (a.Concept, a.Wildcard, a.Hierarchy, a.MemberOf, a.Filtered, a.History,
                                            a.Compound, a.Refined, a.Dotted)) or node.op != "=":
