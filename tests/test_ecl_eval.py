@@ -73,8 +73,9 @@ def test_top_and_bottom_of_a_set(store: Engine) -> None:
     assert evaluate(store, f"!!< (<< {DISEASE})") == {c for c in members if not (R.descendants(c) & members)}
 
 
-def test_wildcard_is_every_concept(store: Engine) -> None:
-    assert evaluate(store, "*") == R.all()
+def test_wildcard_is_every_active_concept(store: Engine) -> None:
+    assert evaluate(store, "*") == {c for c, active in R.active.items() if active}
+    assert evaluate(store, "* {{ C active = false }}") == {c for c, active in R.active.items() if not active}
 
 
 def test_member_of_simple_and_association_refsets(store: Engine) -> None:
@@ -179,8 +180,12 @@ def test_concrete_string_comparisons(store: Engine) -> None:
     assert evaluate(store, f'* : {COLOUR} = wild:"pale*"') == _concrete(COLOUR, lambda v: v.startswith('"pale'))
 
 
+ACTIVE = {c for c, active in R.active.items() if active}
+
+
 def _described(test: Callable[[dict[str, str]], bool]) -> set[str]:
-    return {d["conceptId"] for d in R.descriptions if d["active"] == "1" and test(d)}
+    """Active concepts (`*`) with an active description passing the test."""
+    return {d["conceptId"] for d in R.descriptions if d["active"] == "1" and test(d)} & ACTIVE
 
 
 def _words_match(term: str, search: str) -> bool:
@@ -231,10 +236,11 @@ def test_dialect_filters_with_acceptability(store: Engine) -> None:
 
 
 def test_concept_filters(store: Engine) -> None:
-    assert evaluate(store, "* {{ C definitionStatus = defined }}") == {c for c, f in R.defined.items() if f}
-    assert evaluate(store, "* {{ C definitionStatusId = 900000000000074008 }}") == {c for c, f in R.defined.items() if not f}
-    assert evaluate(store, '* {{ C effectiveTime >= "20230101" }}') == {c for c, t in R.effective.items() if t >= "20230101"}
-    assert evaluate(store, "* {{ C active = false }}") == {c for c, a in R.active.items() if not a}
+    assert evaluate(store, "* {{ C definitionStatus = defined }}") == {c for c, f in R.defined.items() if f} & ACTIVE
+    assert evaluate(store, "* {{ C definitionStatusId = 900000000000074008 }}") == \
+        {c for c, f in R.defined.items() if not f} & ACTIVE
+    assert evaluate(store, '* {{ C effectiveTime >= "20230101" }}') == \
+        {c for c, t in R.effective.items() if t >= "20230101"} & ACTIVE
     assert evaluate(store, "* {{ C moduleId = 900000000000012004 }}") == \
         evaluate(store, "* MINUS * {{ C moduleId = 900000000000207008 }}")
 

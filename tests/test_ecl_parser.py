@@ -75,7 +75,7 @@ def test_invalid_ecl_names_the_character_offset(text: str, offset: int) -> None:
     with pytest.raises(Invalid) as caught:
         parse(text)
     assert caught.value.status == 400
-    assert f"character offset {offset} " in caught.value.message
+    assert f"character offset {offset}:" in caught.value.message and f"'{text}'" in caught.value.message
 
 
 def test_a_group_inside_a_group_is_refused() -> None:

@@ -131,9 +131,10 @@ def test_batch_validate_code_against_an_ecl_value_set(client: TestClient) -> Non
 def test_invalid_ecl_is_a_400_naming_the_offset(client: TestClient) -> None:
     response = client.get("/fhir/ValueSet/$expand", params={"url": _implicit(f"<< {FINDING} AND")})
     assert response.status_code == 400
-    outcome = response.json()
-    assert outcome["resourceType"] == "OperationOutcome"
-    assert "offset 16" in outcome["issue"][0]["details"]["text"]
+    issue = response.json()["issue"][0]
+    assert f"'<< {FINDING} AND'" in issue["details"]["text"] and "offset 16" in issue["details"]["text"]
+    assert issue["details"]["coding"][0]["code"] == "vs-invalid"
+    assert issue["extension"][0]["valueString"] == "INVALID_ECL"
 
 
 def test_unsupported_ecl_is_a_clear_error_not_an_empty_expansion(client: TestClient) -> None:
@@ -147,4 +148,14 @@ def test_unsupported_ecl_is_a_clear_error_not_an_empty_expansion(client: TestCli
 def test_ecl_naming_an_unknown_concept_is_an_error(client: TestClient) -> None:
     response = client.get("/fhir/ValueSet/$expand", params={"url": _implicit("<< 999999001")})
     assert response.status_code == 400
-    assert "999999001" in response.json()["issue"][0]["details"]["text"]
+    assert "'<< 999999001'" in response.json()["issue"][0]["details"]["text"]
+
+
+def test_the_expressions_filter_keeps_every_concept_the_others_select(client: TestClient) -> None:
+    for allowed in ("true", "false"):
+        value_set = {"resourceType": "ValueSet", "status": "active", "compose": {"include": [
+            {"system": SCT, "filter": [{"property": "concept", "op": "is-a", "value": DISEASE},
+                                       {"property": "expressions", "op": "=", "value": allowed}]}]}}
+        response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+            {"name": "valueSet", "resource": value_set}, {"name": "excludeNested", "valueBoolean": True}]})
+        assert set(_codes(response.json())) == R.descendants(DISEASE) | {DISEASE}

@@ -110,6 +110,12 @@ def filter_sql(conn: Connection, sql: SqlBuilder, cs: CodeSystemRow, flt: dict[s
         raise error
     if (prop, op) in ECL_FILTERS and cs.url == SNOMED:
         return ecl_condition(conn, sql, cs.code_system_id, cs.version, value, f"{alias}.concept_id")
+    if prop == "expressions" and op == "=" and cs.url == SNOMED:
+        # whether post-coordinated expressions may be members: either way every concept the other filters select
+        # stays in (an expansion cannot list expressions; it says it is not closed instead)
+        if value.strip().lower() not in ("true", "false"):
+            raise Invalid(f"The filter expressions = '{value}' is not valid: the value is true or false")
+        return "1=1"
     if prop == "constraint":
         raise NotSupported(f"The filter constraint = (an ECL expression) applies to SNOMED CT only, not to {cs.url}")
     if op == "regex":

@@ -8,7 +8,7 @@ into semi-joins). Conventions, where the specification leaves room or the store 
 - relationship group 0 is "ungrouped", not a group: `{ }` matches numbered groups only (as Snowstorm does);
 - cardinality counts matching relationships (or groups);
 - a concrete string value compares exactly (`=`, `!=`) or with `wild:`; numbers compare numerically;
-- `*` is every concept of the edition, active or not; filters and activeOnly narrow it;
+- `*` is every active concept of the edition (inactive ones only with a concept filter on `active`);
 - what the store does not keep (inactive descriptions and refset members, description modules and times,
   alternate identifiers, refset field selection) is refused as not supported, never answered empty."""
 
@@ -22,6 +22,8 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid, NotSupported
 from termsvc.valuesets.ecl import ast as a
+from termsvc.valuesets.ecl.errors import invalid_ecl
+from termsvc.valuesets.ecl.parser import parse
 from termsvc.valuesets.sql import SqlBuilder
 
 REFSET = "refset"  # the property naming a simple or map refset a concept is in
@@ -91,15 +93,17 @@ class EclCompiler:
     def _id(self, code: str) -> int:
         found = self.ids.get(code)
         if found is None:
-            raise Invalid(f"The ECL names concept {code}, which is not in SNOMED CT {self.version}",
-                          issue_code="invalid", message_id="ECL_UNKNOWN_CONCEPT")
+            raise Invalid(f"Unknown SNOMED CT concept id {code}: it is not in {self.version}")
         return found
 
     def _concept(self, node: a.Concept, col: str) -> str:
         return f"{col} = {self.sql.bind(self._id(node.code))}"
 
     def _wildcard(self, node: a.Wildcard, col: str) -> str:
-        return "1=1"  # every column compiled here already holds a concept of this edition
+        # every active concept of the edition (every column compiled here holds a concept of it), as Snowstorm and
+        # tx.fhir.org answer `*`; `* {{ C active = false }}` reaches the inactive ones (see _filtered)
+        x = self.sql.alias("x")
+        return f"EXISTS (SELECT 1 FROM concept {x} WHERE {x}.concept_id = {col} AND {x}.active)"
 
     def _altid(self, node: a.AltId, col: str) -> str:
         raise NotSupported(f"ECL alternate identifiers ({node.scheme}#{node.code}) are not supported: the store "
@@ -171,7 +175,7 @@ class EclCompiler:
             return cond
         if op == "!=":
             return f"NOT ({cond})"
-        raise Invalid(f"ECL: the operator {op} cannot compare concepts")
+        raise Invalid(f"the operator {op} cannot compare concepts")
 
     def _any_of(self, values: tuple[Any, ...], col: str) -> str:
         return "(" + " OR ".join(self.expr(v, col) for v in values) + ")"
@@ -188,7 +192,9 @@ class EclCompiler:
         return "(" + " OR ".join(parts) + ")"
 
     def _filtered(self, node: a.Filtered, col: str) -> str:
-        parts = [self.expr(node.operand, col)]
+        states = isinstance(node.operand, a.Wildcard) and any(
+            f.name == "active" for block in node.filters if block.kind == "C" for f in block.items)
+        parts = ["1=1" if states else self.expr(node.operand, col)]
         for block in node.filters:
             if block.kind == "D":
                 d = self.sql.alias("d")
@@ -260,7 +266,7 @@ class EclCompiler:
         if node.reverse:
             if not isinstance(node.value, (a.Concept, a.Wildcard, a.Hierarchy, a.MemberOf, a.Filtered, a.History,
                                            a.Compound, a.Refined, a.Dotted)) or node.op != "=":
-                raise Invalid("ECL: a reverse attribute (R) needs '=' and an expression constraint value")
+                raise Invalid("a reverse attribute (R) needs '=' and an expression constraint value")
             rows = (f"FROM concept_property {p} WHERE {p}.code_system_id = {self.cs} AND {p}.role_group IS NOT NULL "
                     f"AND {p}.type = 'code' AND {p}.value = {self._code_of(col)} AND {self._name(node.name, f'{p}.code')}"
                     f" AND {self.expr(node.value, f'{p}.concept_id')}{in_group}")
@@ -276,14 +282,14 @@ class EclCompiler:
 
     def _value(self, op: str, value: a.Value, p: str) -> str:
         if op not in COMPARE:
-            raise Invalid(f"ECL: unknown comparison {op}")
+            raise Invalid(f"unknown comparison {op}")
         if isinstance(value, a.Number):
             number = self.sql.bind(float(value.text))
             sql_op = "<>" if op == "!=" else op
             return (f"{p}.type IN ('integer', 'decimal') AND CASE WHEN {p}.type IN ('integer', 'decimal') THEN "
                     f"CAST({p}.value AS {self.real}) END {sql_op} {number}")
         if op not in ("=", "!="):
-            raise Invalid(f"ECL: the operator {op} compares numbers only (#value)")
+            raise Invalid(f"the operator {op} compares numbers only (#value)")
         if isinstance(value, a.Boolean):
             return f"{p}.type = 'boolean' AND {p}.value {'=' if op == '=' else '<>'} '{str(value.value).lower()}'"
         if isinstance(value, a.Strings):
@@ -303,7 +309,7 @@ class EclCompiler:
             return f"{column} = {self.sql.bind(term.text)}"
         words = term.text.lower().split()
         if not words:
-            raise Invalid("ECL: an empty search term")
+            raise Invalid("an empty search term")
         parts = []
         for word in words:
             start, inner = self.sql.bind(_like(word) + "%"), self.sql.bind("% " + _like(word) + "%")
@@ -392,6 +398,11 @@ def _like(value: str) -> str:
 def ecl_condition(conn: Connection, sql: SqlBuilder, code_system_id: int, version: str, ecl: str,
                   column: str) -> str:
     """The SQL condition on `column` (a concept id) that holds exactly for the concepts the ECL selects."""
-    from termsvc.valuesets.ecl.parser import parse
-
-    return EclCompiler(conn, sql, code_system_id, version).condition(parse(ecl), column)
+    tree = parse(ecl)
+    try:
+        return EclCompiler(conn, sql, code_system_id, version).condition(tree, column)
+    except NotSupported as exc:
+        exc.message = f"The ECL expression '{ecl}' cannot be evaluated: {exc.message}"
+        raise
+    except Invalid as exc:
+        raise invalid_ecl(ecl, exc.message) from None

@@ -11,6 +11,7 @@ from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedEOF, 
 
 from termsvc.errors import Invalid
 from termsvc.valuesets.ecl import ast as a
+from termsvc.valuesets.ecl.errors import invalid_ecl
 
 _GRAMMAR = Path(__file__).with_name("ecl.lark")
 
@@ -87,7 +88,7 @@ class _ToAst(Transformer[Token, a.Expr]):
         if member is not None:
             expr = a.MemberOf(expr, member.fields, member_filters)
         elif member_filters:
-            raise Invalid("ECL member filters {{ M ... }} apply only to a member-of (^) constraint")
+            raise Invalid("member filters {{ M ... }} apply only to a member-of (^) constraint")
         if op is not None:
             expr = a.Hierarchy(op, expr)
         if filters:
@@ -148,7 +149,7 @@ class _ToAst(Transformer[Token, a.Expr]):
         low, high = str(items[0]), str(items[1])
         cardinality = a.Cardinality(int(low), None if high == "*" else int(high))
         if cardinality.max is not None and cardinality.max < cardinality.min:
-            raise Invalid(f"ECL cardinality [{low}..{high}]: the maximum is below the minimum")
+            raise Invalid(f"cardinality [{low}..{high}]: the maximum is below the minimum")
         return cardinality
 
     def expression_comparison(self, items: list[Any]) -> tuple[str, a.Value]:
@@ -244,7 +245,7 @@ class _ToAst(Transformer[Token, a.Expr]):
     def active_filter(self, items: list[Any]) -> a.Filter:
         value = str(items[2]).lower()
         if value not in ("true", "false", "1", "0"):
-            raise Invalid(f"ECL active filter: '{items[2]}' is not one of true, false, 1, 0")
+            raise Invalid(f"active filter: '{items[2]}' is not one of true, false, 1, 0")
         return a.Filter("active", items[1], (a.Boolean(value in ("true", "1")),))
 
     def member_field_filter(self, items: list[Any]) -> a.Filter:
@@ -284,15 +285,13 @@ def parse(text: str) -> a.Expr:
         pos = _position(exc, text)
         kind = "character" if isinstance(exc, UnexpectedCharacters) else "token"
         what = f"unexpected {kind} {text[pos:pos + 12]!r}" if pos < len(text) else "the expression ends too early"
-        error = Invalid(f"Invalid ECL: {what} at character offset {pos} of '{text}'", issue_code="invalid",
-                        message_id="ECL_SYNTAX")
-        raise error from None
+        raise invalid_ecl(text, f"syntax error at character offset {pos}: {what}") from None
     try:
         return _ToAst().transform(tree)
     except Exception as exc:  # lark wraps errors raised in transformer callbacks
         inner = getattr(exc, "orig_exc", exc)
         if isinstance(inner, Invalid):
-            raise inner from None
+            raise invalid_ecl(text, inner.message) from None
         if isinstance(inner, _NestedGroup):
-            raise Invalid(f"Invalid ECL: an attribute group cannot hold another group in '{text}'") from None
+            raise invalid_ecl(text, "an attribute group cannot hold another group") from None
         raise

@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
+revision = '0006_role_group'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
