@@ -4,9 +4,9 @@ refset membership as the `refset` property, extended maps (ICD-10) as ConceptMap
 
 Conventions (other modules rely on them):
 - attribute relationship: property code = the attribute's SCTID (e.g. 363698007 |Finding site|), type `code`,
-  value = destination SCTID, value_display = its display. Relationship groups are not kept.
+  value = destination SCTID, value_display = its display, role_group = relationshipGroup.
 - concrete value: property code = the attribute's SCTID, typed integer / decimal / string from `#1`, `#2.5`,
-  `"text"`.
+  `"text"`, role_group = relationshipGroup. Only these two kinds of property have a role_group.
 - historical association (SAME AS, REPLACED BY, POSSIBLY EQUIVALENT TO, WAS A, ...): property code = the
   association refset's SCTID, type `code`, value = target SCTID; attribute value refsets (e.g. concept
   inactivation indicator 900000000000489007) likewise with value = valueId. Only rows about concepts.
@@ -68,6 +68,11 @@ def property_batch(run: LoadRun) -> Batch:
     return Batch(run, t.ConceptProperty.__table__, PROPERTY_COLUMNS)  # type: ignore[attr-defined]
 
 
+def grouped_batch(run: LoadRun) -> Batch:
+    """Relationship and concrete value rows: properties with their relationship group."""
+    return Batch(run, t.ConceptProperty.__table__, (*PROPERTY_COLUMNS, "role_group"))  # type: ignore[attr-defined]
+
+
 @dataclass
 class ReleaseIndex:
     """What the refset readers need to know about the release: which concepts exist, their displays."""
@@ -121,7 +126,7 @@ def parse_concrete_value(value: str) -> tuple[str, str] | None:
 def load_relationships(index: ReleaseIndex, files: list[Rf2File]) -> int:
     writer, position, codes, displays = index.writer, index.run.position, index.codes, index.displays
     concept_id, code_system_id = writer.concept_id, writer.code_system_id
-    properties = property_batch(index.run)
+    properties = grouped_batch(index.run)
     declared: set[str] = set()
     edges = 0
     for rf2 in files:
@@ -142,13 +147,18 @@ def load_relationships(index: ReleaseIndex, files: list[Rf2File]) -> int:
                     declared.add(type_id)
                     index.declare(type_id)
                 properties.add((concept_id(source), code_system_id, type_id, "code", destination, SYSTEM,
-                                displays.get(destination)))
+                                displays.get(destination), _group(fields[6])))
     properties.flush()
     return edges
 
 
+def _group(value: str) -> int:
+    return int(value) if value.isdigit() else 0
+
+
 def load_concrete_values(index: ReleaseIndex, files: list[Rf2File]) -> None:
     position = index.run.position
+    properties = grouped_batch(index.run)
     for rf2 in files:
         for fields in read_rows(rf2, position, index.progress):
             if fields[2] != "1":
@@ -162,7 +172,9 @@ def load_concrete_values(index: ReleaseIndex, files: list[Rf2File]) -> None:
                     and index.known(type_id, "typeId", "concrete value type")):
                 continue
             index.declare(type_id, typed[0])
-            index.writer.add_property(source, type_id, typed[1], type=typed[0])
+            properties.add((index.writer.concept_id(source), index.writer.code_system_id, type_id, typed[0], typed[1],
+                            None, None, _group(fields[6])))
+    properties.flush()
 
 
 def load_concept_valued(index: ReleaseIndex, files: list[Rf2File], what: str) -> None:

@@ -11,11 +11,15 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid, NotSupported
 from termsvc.store.queries import CodeSystemRow
+from termsvc.valuesets.ecl.compile import ecl_condition
 from termsvc.valuesets.safe_regex import compile_safe
 from termsvc.valuesets.sql import SqlBuilder
 
 HIERARCHY_PROPERTIES = {"concept", "code"}
 HIERARCHY_OPS = {"is-a", "descendent-of", "is-not-a", "child-of", "descendent-leaf", "generalizes"}
+SNOMED = "http://snomed.info/sct"
+# SNOMED CT filters whose value is an expression constraint (hl7.org/fhir/R4/snomedct.html#filters)
+ECL_FILTERS = {("constraint", "="), ("expression", "=")}
 
 
 def _codes(value: str) -> list[str]:
@@ -104,6 +108,16 @@ def filter_sql(conn: Connection, sql: SqlBuilder, cs: CodeSystemRow, flt: dict[s
                         expression=[where], message_id="UNABLE_TO_HANDLE_SYSTEM_FILTER_WITH_NO_VALUE")
         error.details_code = "vs-invalid"
         raise error
+    if (prop, op) in ECL_FILTERS and cs.url == SNOMED:
+        return ecl_condition(conn, sql, cs.code_system_id, cs.version, value, f"{alias}.concept_id")
+    if prop == "expressions" and op == "=" and cs.url == SNOMED:
+        # whether post-coordinated expressions may be members: either way every concept the other filters select
+        # stays in (an expansion cannot list expressions; it says it is not closed instead)
+        if value.strip().lower() not in ("true", "false"):
+            raise Invalid(f"The filter expressions = '{value}' is not valid: the value is true or false")
+        return "1=1"
+    if prop == "constraint":
+        raise NotSupported(f"The filter constraint = (an ECL expression) applies to SNOMED CT only, not to {cs.url}")
     if op == "regex":
         return _regex(conn, sql, cs, prop, value, alias)
     if prop in HIERARCHY_PROPERTIES:

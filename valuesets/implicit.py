@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Connection, text
 
@@ -31,6 +32,9 @@ def _snomed(url: str) -> dict[str, Any] | None:
         include["filter"] = [{"property": "concept", "op": "is-a", "value": rest[5:]}]
     elif rest.startswith("=refset/"):
         include["filter"] = [{"property": "refset", "op": "=", "value": rest[8:]}]
+    elif rest.startswith("=ecl/"):
+        # the ECL is URL-encoded inside the url (hl7.org/fhir/R4/snomedct.html#implicit)
+        include["filter"] = [{"property": "constraint", "op": "=", "value": unquote(rest[5:])}]
     elif rest == "=refset":
         include["filter"] = [{"property": "refset", "op": "exists", "value": "true"}]
     elif rest:

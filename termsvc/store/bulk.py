@@ -12,34 +12,34 @@ BATCH_ROWS = 20_000
 
 
 class BulkWriter:
-    """Buffers rows per table and writes them in batches within one connection's transaction."""
+    """Buffers rows per table and column list (a table may be written with two column lists, e.g. properties
+    with and without a relationship group) and writes them in batches within one connection's transaction."""
 
     def __init__(self, conn: Connection, batch_rows: int = BATCH_ROWS) -> None:
         self.conn = conn
         self.batch_rows = batch_rows
         self.is_postgres = conn.dialect.name == "postgresql"
-        self._buffers: dict[str, list[Sequence[Any]]] = {}
-        self._columns: dict[str, tuple[str, ...]] = {}
+        self._buffers: dict[tuple[str, tuple[str, ...]], list[Sequence[Any]]] = {}
         self.counts: dict[str, int] = {}
 
     def add(self, table: Table, columns: tuple[str, ...], row: Sequence[Any]) -> None:
-        buffer = self._buffers.get(table.name)
+        key = (table.name, columns)
+        buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = self._buffers[table.name] = []
-            self._columns[table.name] = columns
+            buffer = self._buffers[key] = []
         buffer.append(row)
         if len(buffer) >= self.batch_rows:
-            self._flush(table.name)
+            self._flush(key)
 
     def extend(self, table: Table, columns: tuple[str, ...], rows: list[Sequence[Any]]) -> None:
         """A batch a loader has gathered itself: the same buffering as `add`, without a call per row."""
-        buffer = self._buffers.get(table.name)
+        key = (table.name, columns)
+        buffer = self._buffers.get(key)
         if buffer is None:
-            buffer = self._buffers[table.name] = []
-            self._columns[table.name] = columns
+            buffer = self._buffers[key] = []
         buffer.extend(rows)
         if len(buffer) >= self.batch_rows:
-            self._flush(table.name)
+            self._flush(key)
 
     def write(self, table: Table, columns: tuple[str, ...], rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:
@@ -47,15 +47,15 @@ class BulkWriter:
         self.flush()
 
     def flush(self) -> None:
-        for name in list(self._buffers):
-            self._flush(name)
+        for key in list(self._buffers):
+            self._flush(key)
 
-    def _flush(self, name: str) -> None:
-        rows = self._buffers.get(name)
+    def _flush(self, key: tuple[str, tuple[str, ...]]) -> None:
+        rows = self._buffers.get(key)
         if not rows:
             return
-        columns = self._columns[name]
-        self._buffers[name] = []
+        name, columns = key
+        self._buffers[key] = []
         write_rows(self.conn, name, columns, rows)
         self.counts[name] = self.counts.get(name, 0) + len(rows)
 

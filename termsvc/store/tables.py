@@ -113,6 +113,9 @@ class ConceptProperty(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
     value_system: str | None = None
     value_display: str | None = None
+    # SNOMED CT relationships and concrete values: the relationship group (0 = ungrouped), which ECL attribute
+    # groups need; NULL on every other property (refset memberships, associations, concept fields)
+    role_group: int | None = None
 
 
 class ConceptEdge(SQLModel, table=True):
