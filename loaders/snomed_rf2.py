@@ -93,6 +93,7 @@ PROPERTIES: Final = [
     {"code": REFSET_PROPERTY, "type": "code", "description": "A (simple or map) reference set the concept is in"},
 ]
 _DISPLAY_WORST: Final = 99
+INACTIVE_COLUMNS: Final = ("concept_id", "language", "use_system", "use_code", "value")
 
 
 @dataclass
@@ -250,6 +251,7 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
     target = _target_refset(language, refsets, tags)
     base_language = language.split("-")[0].lower()
     rows = Batch(run, t.Designation.__table__, DESIGNATION_COLUMNS)  # type: ignore[attr-defined]
+    retired = Batch(run, t.InactiveDesignation.__table__, INACTIVE_COLUMNS)  # type: ignore[attr-defined]
     concept_id = writer.concept_id
     result = Descriptions()
     best, definitions, flags = result.best, result.definitions, concepts.flags
@@ -261,9 +263,13 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                 description, concept, lang, type_id, term = fields[0], fields[4], fields[5], fields[6], fields[7]
                 _id_error(rf2, position.line, "id", description, "description", strict)
                 mask = masks.pop(int(description), 0)
-                if fields[2] != "1":
-                    continue
                 key = int(concept) if concept.isdigit() else -1
+                if fields[2] != "1":
+                    if key in flags and type_id != DEFINITION and rf2.kind == "description":
+                        # a retired display: $validate-code warns of it rather than failing
+                        use = USES.get(type_id) or (SYSTEM, type_id, None)
+                        retired.add((concept_id(concept), lang, use[0], use[1], term))
+                    continue
                 if key not in flags:
                     if strict or key < 0:
                         raise LoadError(rf2.name, f"description {description} names concept {concept!r}, which is "
@@ -289,6 +295,7 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                 if rank < best.get(key, (_DISPLAY_WORST + 1, ""))[0]:
                     best[key] = (rank, term)
     rows.flush()
+    retired.flush()
     if unknown:
         run.counts["skipped: descriptions of unknown concepts"] = unknown
     if masks:
