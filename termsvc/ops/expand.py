@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 from termsvc.concept_extensions import CARRIED_EXTENSIONS
 from termsvc.errors import Invalid, TooCostly
 from termsvc.ops import expansion_cache
+from termsvc.ops import snomed as sct
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.ops.params import OpParams
 from termsvc.store import queries as q
@@ -471,6 +472,9 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
             {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed", "valueBoolean": True},
             {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason",
              "valueString": "This extension is based on a fragment of the code system " + fragments[0].url}]
+    open_to_expressions = sct.unclosed(request.value_set)
+    if open_to_expressions and not fragments:
+        expansion["extension"] = open_to_expressions
     if request.offset or request.count is not None:
         expansion["offset"] = request.offset
     if parameters:
@@ -484,7 +488,9 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
             and not compiled.enumerated and len(compiled.used_value_sets) == 1
             # with exclusions the hierarchy would have holes: listed flat, as the reference servers do
             and not (request.value_set.get("compose") or {}).get("exclude")
-            and not (request.text_filter and compiled.whole_system)):
+            and not (request.text_filter and compiled.whole_system)
+            # SNOMED CT is a polyhierarchy with a grammar: listed flat, as tx.fhir.org and Ontoserver do
+            and not any(cs.url == sct.SNOMED for cs in compiled.used_systems.values())):
         contains = nest(conn, rows, contains)
     if contains:
         expansion["contains"] = contains

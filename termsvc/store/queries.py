@@ -171,6 +171,13 @@ def designations(conn: Connection, concept_id: int) -> list[DesignationRow]:
     return [DesignationRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else bool(r[5])) for r in rows]
 
 
+def inactive_designations(conn: Connection, concept_id: int) -> list[str]:
+    """The terms that are no longer displays of the concept (inactive SNOMED CT descriptions)."""
+    rows = conn.execute(text("SELECT value FROM inactive_designation WHERE concept_id = :id"),
+                        {"id": concept_id}).all()
+    return [r[0] for r in rows]
+
+
 def designations_of_system(conn: Connection, code_system_id: int) -> dict[int, list[DesignationRow]]:
     rows = conn.execute(text("SELECT d.concept_id, d.language, d.use_system, d.use_code, d.use_display, "
                              "d.value, d.preferred FROM designation d JOIN concept c ON c.concept_id = "
