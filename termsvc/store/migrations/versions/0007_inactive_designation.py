@@ -2,7 +2,7 @@
 of $validate-code (issue 10)
 
 Revision ID: 0006_inactive_designation
-Revises: 0005
+Revises: 0006_role_group
 Create Date: 2026-12-07 17:10:00
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlmodel
 
 
 revision = '0006_inactive_designation'
-down_revision = '0005'
+down_revision = '0006_role_group'
 branch_labels = None
 depends_on = None
 
