@@ -8,7 +8,7 @@ it read, since both commit together: an entry may be newer than its generation s
 connection opened for reads of committed data (`open_for_reads`, the operations' connection without inline
 `tx-resource`s) has a generation: loads, writes and requests that hold uncommitted rows of their own neither
 read nor fill a cache. The row also carries the store's random id, so that caches of one process never mix two
-stores (or a store dropped and made again, whose count starts again)."""
+stores (a store dropped and made again starts its count again; a copied one keeps its id, not its URL)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def current(conn: Connection) -> Generation | None:
         return None
     if value == _UNREAD:
         row = conn.execute(_READ).one()
-        value = conn.info[_KEY] = Generation(str(row[0]), int(row[1]))
+        # the URL too: a store file copied elsewhere keeps its id but goes its own way
+        value = conn.info[_KEY] = Generation(f"{conn.engine.url}#{row[0]}", int(row[1]))
     return value  # type: ignore[no-any-return]
 
 
