@@ -244,7 +244,7 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
                    if p.code in CARRIED]
         if carried:
             entry["extension"] = entry.get("extension", []) + carried
-        if row.status and row.status != "active":
+        if _unusual(row.status):
             props.append(("status", {"valueCode": row.status}))
         if props:
             entry["extension"] = entry.get("extension", []) + [{
@@ -252,6 +252,12 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
                 for code, value in props]
         out.append(entry)
     return out
+
+
+def _unusual(status: str | None) -> bool:
+    """A status worth a property on the code: not active. Publishers spell it their way (LOINC: ACTIVE, a
+    status every active code has, which the request did not ask for)."""
+    return bool(status) and str(status).lower() != "active"
 
 
 def nest(conn: Connection, rows: list[Row], contains: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -293,7 +299,7 @@ def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str,
     seen: set[str] = {"status", "definition"}
     if "definition" in names:
         out.append(_property_extension("definition", CONCEPT_PROPERTIES + "definition"))
-    if any(r.status and r.status != "active" for r in rows):
+    if any(_unusual(r.status) for r in rows):
         out.append(_property_extension("status", CONCEPT_PROPERTIES + "status"))
     for cs_id in [*supplements, *compiled.used_systems]:
         declared = conn.execute(text("SELECT code, uri FROM code_system_property WHERE code_system_id = :cs"),
