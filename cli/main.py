@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -193,11 +194,17 @@ def list_loads(
     console.print(table)
 
 
+# uvloop where it exists (not on Windows); httptools everywhere (both are dependencies)
+_LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (TERMSVC_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (TERMSVC_PORT).")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes (each with its own caches, kept correct by the "
+                                             "store generation). Measure before raising it: on 2 cores, 1 "
+                                             "served the most (bench/peer_compare.py).")] = 1,
 ) -> None:
     """Serve the FHIR R4 terminology API at http://HOST:PORT/fhir."""
     import os
@@ -210,7 +217,7 @@ def serve(
     console.print(f"serving FHIR R4 at http://{settings.host}:{settings.port}/fhir "
                   f"(store: {settings.database_url})")
     uvicorn.run("termsvc.api.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, http="httptools", loop=_LOOP)
 
 
 demo.register(app)

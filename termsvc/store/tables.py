@@ -242,6 +242,18 @@ class LoadRun(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class StoreGeneration(SQLModel, table=True):
+    """One row: the store generation, which every load and resource write adds one to as it commits
+    (termsvc.store.generation), so per-process caches know when what they hold is out of date."""
+
+    __tablename__ = "store_generation"
+
+    generation_id: int = Field(primary_key=True)
+    # a random id given when the store is created: a store made again from scratch starts its count again
+    store_id: str
+    generation: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 metadata = SQLModel.metadata
 from termsvc.store import auth_tables as auth_tables  # noqa: E402  (registers the tables)
 from termsvc.store import expansion_tables as expansion_tables  # noqa: E402  (registers the tables)

@@ -1,7 +1,7 @@
 """inactive designations: retired displays (inactive SNOMED CT descriptions), for the inactive-display warning
 of $validate-code (issue 10)
 
-Revision ID: 0006_inactive_designation
+Revision ID: 0007_inactive_designation
 Revises: 0006_role_group
 Create Date: 2026-12-07 17:10:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0006_inactive_designation'
+revision = '0007_inactive_designation'
 down_revision = '0006_role_group'
 branch_labels = None
 depends_on = None
