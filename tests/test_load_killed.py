@@ -90,8 +90,11 @@ def _holds_load_lock(engine: Engine) -> bool:
     """Whether another process is inside a load transaction: the same locks the loader takes."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            return bool(conn.execute(text("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                                          "AND objid = :key"), {"key": LOAD_LOCK_KEY}).scalar_one())
+            # pg_locks is cluster-wide: only this store's database counts (other stores may be loading)
+            return bool(conn.execute(text(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = :key "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+                {"key": LOAD_LOCK_KEY}).scalar_one())
     raw = sqlite3.connect(str(engine.url.database), timeout=0, isolation_level=None)
     try:
         raw.execute("BEGIN IMMEDIATE")
