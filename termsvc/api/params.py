@@ -5,6 +5,7 @@ dicts, and `resource` parameters as resources. No models are built: this is on t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -12,6 +13,11 @@ import orjson
 from fastapi import Request
 
 from termsvc.errors import Invalid
+
+MAX_INTEGER = 2**31 - 1  # the largest FHIR integer
+# a JSON string escape of NUL (not an escaped backslash followed by 'u0000')
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_REFUSED = "The request body holds a NUL character, which no FHIR string may contain"
 
 
 class OpParams:
@@ -55,9 +61,14 @@ class OpParams:
         if value is None:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise Invalid(f"Parameter '{name}' must be an integer, not {value!r}", expression=[name]) from None
+        if not -MAX_INTEGER - 1 <= number <= MAX_INTEGER:
+            # FHIR integer is 32-bit; larger values would overflow the store's integer columns
+            raise Invalid(f"Parameter '{name}' is out of range: {value!r} (FHIR integers are 32-bit)",
+                          expression=[name])
+        return number
 
     def complex(self, name: str) -> dict[str, Any] | None:
         for n, kind, value in self.items:
@@ -120,6 +131,8 @@ async def read_params(request: Request) -> OpParams:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             raise Invalid("The form body is not valid UTF-8") from None
+        if any("\x00" in name or "\x00" in value for name, value in pairs):
+            raise Invalid(_NUL_REFUSED)
         items.extend((name, "query", value) for name, value in pairs)
         return OpParams(items)
     resource = parse_body(body, content_type)
@@ -128,7 +141,10 @@ async def read_params(request: Request) -> OpParams:
 
 
 def parse_body(body: bytes, content_type: str) -> Any:
-    """A FHIR resource from a request body, JSON or XML (by content type, else by its first byte)."""
+    """A FHIR resource from a request body, JSON or XML (by content type, else by its first byte). A NUL
+    character is refused (400): FHIR strings cannot hold one, and PostgreSQL text cannot store one."""
+    if b"\x00" in body or (b"\\u0000" in body and _JSON_NUL.search(body)):
+        raise Invalid(_NUL_REFUSED)
     is_xml = "xml" in content_type or (not content_type.endswith("json") and body.lstrip()[:1] == b"<")
     if is_xml:
         from termsvc.fhir_xml_read import from_xml
