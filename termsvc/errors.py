@@ -58,6 +58,15 @@ class Conflict(TermsvcError):
         super().__init__(message, issue_code, 409)
 
 
+class Busy(TermsvcError):
+    """The store's write lock stayed taken (a load, another write) for longer than a write may wait: 503, with
+    the seconds after which to try again (the Retry-After header)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, "transient", 503)
+        self.retry_after = retry_after
+
+
 class Unauthorized(TermsvcError):
     def __init__(self, message: str, *, status: int = 401) -> None:
         super().__init__(message, "security", status)
