@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from termsvc.api.app import create_app
+from termsvc.api.offload import budgeted
+from termsvc.deadline import BudgetExceeded
 from termsvc.settings import Settings
+from termsvc.store import interrupt
 from termsvc.store.loadrun import load_run
 from tests.live_server import live_server
 
@@ -149,3 +152,23 @@ def test_a_thousand_explicit_includes_are_expanded(patient_server: str) -> None:
     answer = httpx.post(f"{patient_server}/fhir/ValueSet/$expand", json=_expand(compose), timeout=60)
     assert answer.status_code == 200, answer.text[:500]
     assert answer.json()["expansion"]["total"] == 1500
+
+
+LONG_STATEMENT = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 2000000000) "
+                  "SELECT COUNT(*) FROM r")
+
+
+@pytest.mark.postgres
+def test_a_statement_past_the_budget_is_interrupted_and_its_connection_serves_again(engine: Engine) -> None:
+    interrupt.install(engine)
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text(LONG_STATEMENT)).scalar_one())
+
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded):
+        budgeted(0.5, count)
+    assert time.monotonic() - started < 5  # minutes if it ran to the end
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1

@@ -24,6 +24,8 @@ from termsvc import deadline
 REPEAT = 0.2
 # a connection still out this long after its deadline was invalidated (no check-in comes): forget it
 GIVE_UP = 60.0
+# seconds a PostgreSQL cancel request may take to reach the server
+CANCEL_TIMEOUT = 2.0
 
 
 class Watchdog:
@@ -69,8 +71,10 @@ WATCHDOG = Watchdog()
 def _interrupter(dbapi_connection: Any) -> Callable[[], None]:
     if hasattr(dbapi_connection, "interrupt"):  # sqlite3
         return dbapi_connection.interrupt  # type: ignore[no-any-return]
-    cancel = getattr(dbapi_connection, "cancel_safe", None) or dbapi_connection.cancel
-    return cancel  # type: ignore[no-any-return]
+    if hasattr(dbapi_connection, "cancel_safe"):  # psycopg >= 3.2
+        # bounded: the watchdog holds its lock meanwhile, and check-ins wait on it
+        return lambda: dbapi_connection.cancel_safe(timeout=CANCEL_TIMEOUT)
+    return dbapi_connection.cancel  # type: ignore[no-any-return]
 
 
 def _checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
