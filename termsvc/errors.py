@@ -59,11 +59,12 @@ class Conflict(TermsvcError):
 
 
 class Busy(TermsvcError):
-    """The store's write lock stayed taken (a load, another write) for longer than a write may wait: 503, with
-    the seconds after which to try again (the Retry-After header)."""
+    """The store's write lock stayed taken (a load, another write) for longer than a write may wait: 409
+    lock-error (the request clashes with the store's state, not a server fault), with the seconds after which
+    to try again (the Retry-After header)."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message, "transient", 503)
+        super().__init__(message, "lock-error", 409)
         self.retry_after = retry_after
 
 

@@ -42,7 +42,7 @@ class Settings:
     request_time_budget: float = 30.0
     # Worker threads for database and CPU work (the event loop only reads requests and writes answers).
     worker_threads: int = 16
-    # Seconds a write waits for the store's write lock (a load holds it) before 503 with Retry-After.
+    # Seconds a write waits for the store's write lock (a load holds it) before 409 lock-error with Retry-After.
     write_wait: float = 10.0
     # Addresses of reverse proxies whose X-Forwarded-Proto/-Host/-Prefix are believed (absolute URLs are
     # built from TERMSVC_BASE_URL, else from these, else from the address the server listens on).

@@ -128,8 +128,10 @@ def test_a_stored_value_set_with_characters_xml_cannot_carry_is_still_rendered_a
                                   "/fhir/ConceptMap?_offset=" + HUGE,
                                   f"/fhir/ValueSet/$expand?url={VS_URL}&offset={HUGE}",
                                   f"/fhir/ValueSet/$expand?url={VS_URL}&count={HUGE}",
-                                  f"/fhir/ValueSet/$expand?url={VS_URL}&count=-{HUGE}"])
-def test_an_integer_of_2_to_the_63_is_400(client: TestClient, path: str) -> None:
+                                  f"/fhir/ValueSet/$expand?url={VS_URL}&count=-{HUGE}",
+                                  "/fhir/ValueSet?_count=" + "9" * 5000,
+                                  f"/fhir/ValueSet/$expand?url={VS_URL}&offset=" + "9" * 5000])
+def test_an_integer_of_2_to_the_63_or_of_thousands_of_digits_is_400(client: TestClient, path: str) -> None:
     _refused(client.get(path), 400, "invalid")
 
 

@@ -174,13 +174,13 @@ def _repick_current(conn: Connection, url: str) -> None:
 
 
 def _locked(engine: Engine, wait: float, resources: list[str]) -> AbstractContextManager[Connection]:
-    """One transaction holding the store's write lock (shared between resource writes on PostgreSQL, and the
-    resources' own locks), waiting at most `wait` seconds for it, so a write never interleaves with a load or
-    another write of the same resource. ValueSets and ConceptMaps use this rather than a load run: a load run
-    ends with ANALYZE of the concept tables, which a single resource does not need and which costs seconds on
-    a full-size store."""
+    """One transaction holding the resource's own locks (on SQLite, the store's one write lock), waiting at
+    most `wait` seconds for them, so two writes of one resource take turns and a write never waits on a load
+    of other content on PostgreSQL. ValueSets and ConceptMaps use this rather than a load run: a load run ends
+    with ANALYZE of the concept tables, which a single resource does not need and which costs seconds on a
+    full-size store."""
     return write_transaction(engine, "a load is in progress; try the write again when it has finished",
-                             wait=wait, shared=True, resources=resources)
+                             wait=wait, load_lock=False, resources=resources)
 
 
 def lock_keys(resource_type: str, *, resource_id: str | None = None, url: str | None = None) -> list[str]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from termsvc.errors import Busy, Conflict, LoadError
 from termsvc.store import tables as t
@@ -259,21 +259,27 @@ RESOURCE_LOCK_CLASS = 0x7E58
 
 
 @contextmanager
-def write_transaction(engine: Engine, busy: str, *, wait: float | None = None, shared: bool = False,
+def write_transaction(engine: Engine, busy: str, *, wait: float | None = None, load_lock: bool = True,
                       resources: Sequence[str] = ()) -> Iterator[Connection]:
-    """One transaction holding the store's write lock, so loads and resource writes never interleave.
+    """One write transaction. SQLite has one write lock for everything (BEGIN IMMEDIATE). On PostgreSQL,
+    loads and CodeSystem writes (which hand out concept ids) take the advisory lock LOAD_LOCK_KEY; a write of
+    one ValueSet or ConceptMap (`load_lock` False) leaves it alone and takes an exclusive advisory lock for
+    each of `resources` (keys such as 'ValueSet|url'): it goes ahead during a load of other content, and two
+    writes of one resource take turns.
 
     `wait` None (a load): on PostgreSQL wait LOAD_WAIT for the lock, then Conflict (409, `busy`); SQLite waits
-    its busy timeout. `wait` seconds (an API write): wait at most that long, then Busy (503 with Retry-After).
-    SQLite has one write lock (BEGIN IMMEDIATE). PostgreSQL: loads take the advisory lock LOAD_LOCK_KEY
-    exclusively; resource writes (`shared`) take it shared, so they queue behind a load but not behind each
-    other, and an exclusive lock for each of `resources` (keys such as 'ValueSet|url'), so two writes of one
-    resource take turns."""
+    its busy timeout. `wait` seconds (an API write): wait at most that long for any lock, then Busy (409
+    lock-error with Retry-After); a resource a load committed meanwhile is a 409 conflict."""
     try:
         with engine.connect() as conn, _begin(conn, wait), conn.begin():
             if conn.dialect.name == "postgresql":
-                _pg_locks(conn, busy, wait, shared, resources)
+                _pg_locks(conn, busy, wait, load_lock, resources)
             yield conn
+    except IntegrityError:
+        if wait is None:
+            raise
+        raise Conflict("The resource was written by a load or another write at the same time: read it and try "
+                       "again", issue_code="conflict") from None
     except OperationalError as exc:
         if wait is not None and is_lock_error(exc):
             raise Busy(f"The store is busy (a load or another write holds its write lock) and the write waited "
@@ -294,7 +300,7 @@ def _begin(conn: Connection, wait: float | None) -> Iterator[None]:
         yield
 
 
-def _pg_locks(conn: Connection, busy: str, wait: float | None, shared: bool, resources: Sequence[str]) -> None:
+def _pg_locks(conn: Connection, busy: str, wait: float | None, load_lock: bool, resources: Sequence[str]) -> None:
     pg_wait(conn, LOAD_WAIT if wait is None else wait)
     if wait is None:
         if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar():
@@ -306,8 +312,8 @@ def _pg_locks(conn: Connection, busy: str, wait: float | None, shared: bool, res
                 raise
         conn.execute(text("SET LOCAL lock_timeout = 0"))  # a load, once it has the store, waits as it must
         return
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    conn.execute(text(f"SELECT {function}(:k)"), {"k": LOAD_LOCK_KEY})
+    if load_lock:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY})
     for key in sorted(set(resources)):  # one order everywhere: two writes never wait on each other in a cycle
         conn.execute(text("SELECT pg_advisory_xact_lock(:c, hashtext(:r))"), {"c": RESOURCE_LOCK_CLASS, "r": key})
 
