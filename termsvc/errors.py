@@ -58,6 +58,16 @@ class Conflict(TermsvcError):
         super().__init__(message, issue_code, 409)
 
 
+class Busy(TermsvcError):
+    """The store's write lock stayed taken (a load, another write) for longer than a write may wait: 409
+    lock-error (the request clashes with the store's state, not a server fault), with the seconds after which
+    to try again (the Retry-After header)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, "lock-error", 409)
+        self.retry_after = retry_after
+
+
 class Unauthorized(TermsvcError):
     def __init__(self, message: str, *, status: int = 401) -> None:
         super().__init__(message, "security", status)

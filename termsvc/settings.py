@@ -38,6 +38,15 @@ class Settings:
     # Expansions larger than this are refused as too costly unless paged.
     max_expansion_size: int = 1_000_000
     base_url: str | None = None
+    # Seconds an operation may run before it is stopped and answered as too costly (0: no budget).
+    request_time_budget: float = 30.0
+    # Worker threads for database and CPU work (the event loop only reads requests and writes answers).
+    worker_threads: int = 16
+    # Seconds a write waits for the store's write lock (a load holds it) before 409 lock-error with Retry-After.
+    write_wait: float = 10.0
+    # Addresses of reverse proxies whose X-Forwarded-Proto/-Host/-Prefix are believed (absolute URLs are
+    # built from TERMSVC_BASE_URL, else from these, else from the address the server listens on).
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -53,6 +62,10 @@ class Settings:
             max_request_bytes=int(env.get("TERMSVC_MAX_REQUEST_BYTES", str(8 * 1024 * 1024))),
             max_expansion_size=int(env.get("TERMSVC_MAX_EXPANSION_SIZE", "1000000")),
             base_url=env.get("TERMSVC_BASE_URL"),
+            request_time_budget=float(env.get("TERMSVC_REQUEST_TIME_BUDGET", "30")),
+            worker_threads=int(env.get("TERMSVC_WORKER_THREADS", "16")),
+            write_wait=float(env.get("TERMSVC_WRITE_WAIT", "10")),
+            trusted_proxies=tuple(p.strip() for p in env.get("TERMSVC_TRUSTED_PROXIES", "").split(",") if p.strip()),
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(settings, **given) if given else settings  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from termsvc.errors import Invalid, NotFound
@@ -147,12 +148,12 @@ class Compiler:
                                   "value sets with a compose can be expanded here", issue_code="not-supported")
                 raise Invalid(f"The value set {value_set.get('url')} has no compose", issue_code="invalid")
             includes = [self.include(i, alias, display_from=top, where=f"ValueSet.compose.include[{n}]")
-                        for n, i in enumerate(compose.get("include", []) or [])]
+                        for n, i in _distinct(compose.get("include", []) or [])]
             excludes = [self.exclude(e, alias, where=f"ValueSet.compose.exclude[{n}]")
-                        for n, e in enumerate(compose.get("exclude", []) or [])]
-            condition = "(" + (" OR ".join(includes) if includes else "1=0") + ")"
+                        for n, e in _distinct(compose.get("exclude", []) or [])]
+            condition = any_of(includes)
             if excludes:
-                condition = f"({condition} AND NOT ({' OR '.join(excludes)}))"
+                condition = f"({condition} AND NOT {any_of(excludes)})"
             if compose.get("inactive") is False:
                 condition = f"({condition} AND {alias}.active)"
             return condition
@@ -246,3 +247,27 @@ class Compiler:
         if not parts:
             raise Invalid("A value set include needs a system or a valueSet", expression=["ValueSet.compose.include"])
         return "(" + " AND ".join(parts) + ")"
+
+
+def _distinct(clauses: list[Any]) -> list[tuple[int, Any]]:
+    """(index, clause) of each clause not equal to an earlier one: a union is the same without repeats, and a
+    compose of 200 identical includes must cost what one does."""
+    seen: set[bytes] = set()
+    kept: list[tuple[int, Any]] = []
+    for index, clause in enumerate(clauses):
+        key = orjson.dumps(clause, option=orjson.OPT_SORT_KEYS)
+        if key not in seen:
+            seen.add(key)
+            kept.append((index, clause))
+    return kept
+
+
+def any_of(conditions: list[str]) -> str:
+    """The OR of `conditions` as a balanced tree: a flat chain of n ORs is an expression n deep, and SQLite
+    refuses one deeper than 1000 (a value set of 1,000 includes)."""
+    if not conditions:
+        return "(1=0)"
+    if len(conditions) == 1:
+        return f"({conditions[0]})"
+    middle = len(conditions) // 2
+    return f"({any_of(conditions[:middle])} OR {any_of(conditions[middle:])})"

@@ -1,67 +1,65 @@
-"""Regular expressions from value set filters, matched in bounded time.
+"""Regular expressions from value set filters, matched in linear time by RE2 (google-re2), the engine the
+reference servers use (FHIRsmith). RE2 never backtracks, so no pattern, however nested (`(.|.)*!`, `(a+)+`,
+ten `.*` in a row), costs more than the length of the text times the size of the pattern; it refuses what it
+cannot match that way (backreferences, lookaround), and those are a 400 naming the pattern.
 
-Python's `re` has no timeout and backtracks. A pattern with nested quantifiers (the cause of catastrophic
-backtracking, as in `(a+)+`) is matched by a linear-time NFA instead (regex_nfa); the rest by `re`, whose
-worst case without nesting is polynomial in the (short) stored values. Backreferences are refused, and the
-pattern length is bounded."""
+Matching a whole code system still takes one match per concept: the matcher checks the request's time
+budget (termsvc.deadline) as it goes, so a large code system answers too-costly rather than running on."""
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
+import re2
+
+from termsvc import deadline
 from termsvc.errors import Invalid
-from termsvc.valuesets.regex_nfa import compile_nfa
 
 MAX_PATTERN = 1000
-_QUANTIFIER = re.compile(r"(?<!\\)(?:[*+]|\{\d+(?:,\d*)?\})")
-
-
-def _group_bodies(pattern: str) -> list[tuple[str, int]]:
-    """(body, end index) of each parenthesised group, innermost first."""
-    stack: list[int] = []
-    groups: list[tuple[str, int]] = []
-    escaped = in_class = False
-    for index, char in enumerate(pattern):
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            stack.append(index)
-        elif char == ")" and stack:
-            start = stack.pop()
-            groups.append((pattern[start + 1:index], index))
-    return groups
+# the budget is checked every this many matches: often enough to stop within a few ms
+CHECK_EVERY = 512
+# memory RE2 may use for one compiled pattern (its default); a bigger pattern is refused, not swapped
+MAX_MEMORY = 8 << 20
 
 
 class FullMatcher(Protocol):
     def fullmatch(self, text: str, /) -> object: ...
 
 
-def nests_quantifiers(pattern: str) -> bool:
-    for body, end in _group_bodies(pattern):
-        follows = pattern[end + 1:end + 2]
-        if follows in ("*", "+", "{") and _QUANTIFIER.search(body):
-            return True
-    return False
+class _Matcher:
+    """RE2's fullmatch, with a look at the time budget every CHECK_EVERY calls."""
+
+    def __init__(self, compiled: Any) -> None:
+        self._fullmatch = compiled.fullmatch
+        self._calls = 0
+
+    def fullmatch(self, text: str, /) -> object:
+        self._calls += 1
+        if self._calls % CHECK_EVERY == 0:
+            deadline.check()
+        return self._fullmatch(text)
+
+
+def _options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a refused pattern is the client's error, answered as such, not logged
+    options.max_mem = MAX_MEMORY
+    return options
 
 
 @lru_cache(maxsize=256)
-def compile_safe(pattern: str) -> FullMatcher:
+def _compiled(pattern: str) -> Any:
     if len(pattern) > MAX_PATTERN:
         raise Invalid(f"The regex filter is longer than {MAX_PATTERN} characters", issue_code="too-costly")
-    if re.search(r"\\[1-9]|\(\?P=", pattern):
-        raise Invalid(f"The regex '{pattern}' uses backreferences, which are not supported (unbounded time)",
-                      issue_code="not-supported")
-    if nests_quantifiers(pattern):
-        return compile_nfa(pattern)
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise Invalid(f"The regex '{pattern}' is not valid: {exc}") from None
+        return re2.compile(pattern, _options())
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise Invalid(f"The regex '{pattern}' is not supported: {reason} (regex filters use RE2 syntax: no "
+                      "backreferences or lookaround)", expression=["ValueSet.compose.include.filter.value"]) from None
+
+
+def compile_safe(pattern: str) -> FullMatcher:
+    """A full-match matcher for `pattern`; Invalid (400) when RE2 refuses it."""
+    return _Matcher(_compiled(pattern))

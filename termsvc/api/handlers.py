@@ -16,15 +16,20 @@ from termsvc.ops.outcome import from_error, issue, outcome
 log = logging.getLogger("termsvc.api")
 
 _HTTP_ISSUE_CODES = {400: "invalid", 401: "security", 403: "forbidden", 404: "not-found", 405: "not-supported",
-                     409: "conflict", 413: "too-long", 415: "not-supported", 422: "processing"}
+                     409: "conflict", 413: "too-long", 415: "not-supported", 422: "processing",
+                     503: "transient"}
 
 
 async def _termsvc_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TermsvcError)
     # an auth error carries its RFC 6750 challenge (error="invalid_token", "insufficient_scope")
     challenge = getattr(exc, "challenge", None)
-    headers = {"WWW-Authenticate": challenge or 'Bearer realm="termsvc"'} if exc.status == 401 or challenge else None
-    return fhir_response(request, from_error(exc), exc.status, headers=headers)
+    headers = {"WWW-Authenticate": challenge or 'Bearer realm="termsvc"'} if exc.status == 401 or challenge else {}
+    # a refusal to try again later (the store was busy) says when
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return fhir_response(request, from_error(exc), exc.status, headers=headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -37,7 +38,27 @@ def wants_xml(request: Request) -> bool:
 def fhir_response(request: Request, resource: dict[str, Any], status: int = 200,
                   headers: dict[str, str] | None = None) -> Response:
     if wants_xml(request):
-        return Response(to_xml(resource), status_code=status, media_type=f"{FHIR_XML};charset=utf-8",
-                        headers=headers)
+        try:
+            body = to_xml(resource)
+        except ValueError:
+            # a stored string with a character XML 1.0 cannot carry (a NUL, other control characters)
+            body = to_xml(_xml_safe(resource))
+        return Response(body, status_code=status, media_type=f"{FHIR_XML};charset=utf-8", headers=headers)
     return Response(orjson.dumps(resource), status_code=status, media_type=f"{FHIR_JSON};charset=utf-8",
                     headers=headers)
+
+
+# characters XML 1.0 cannot carry, even escaped (https://www.w3.org/TR/xml/#charsets)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(value: Any) -> Any:
+    """`value` with each character XML cannot carry replaced by U+FFFD, so the answer is still given (as JSON
+    would give it, but for those characters)."""
+    if isinstance(value, str):
+        return _NOT_XML.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {key: _xml_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(item) for item in value]
+    return value

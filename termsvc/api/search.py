@@ -13,6 +13,7 @@ from termsvc.errors import Invalid
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
+MAX_WHOLE = 2**31 - 1
 SUMMARY_MODES = ("true", "false", "count", "data", "text")
 
 
@@ -22,6 +23,9 @@ def whole_number(request: Request, name: str, default: int) -> int:
         return default
     if not raw.isdigit():
         raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
+    # the database's integers are 64-bit at most (2^63 failed there); Python refuses to parse 4,300+ digits
+    if len(raw) > 10 or int(raw) > MAX_WHOLE:
+        raise Invalid(f"Search parameter '{name}' is out of range: {raw} (at most {MAX_WHOLE})", expression=[name])
     return int(raw)
 
 

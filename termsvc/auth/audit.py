@@ -4,13 +4,20 @@ AuditEvent (plain dicts: not a hot path, but no reason for models either)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, func, insert, select
+from sqlalchemy.exc import OperationalError
 
 from termsvc.store.auth_tables import AuditEntry
+from termsvc.store.locks import is_lock_error, pg_wait, sqlite_wait
+
+log = logging.getLogger("termsvc.audit")
 
 SUCCESS, MINOR_FAILURE, SERIOUS_FAILURE = 0, 4, 8
 ACTIONS = {"create": "C", "update": "U", "delete": "D", "read": "R"}
@@ -54,14 +61,95 @@ def outcome_for(status: int) -> int:
     return MINOR_FAILURE if status < 500 else SERIOUS_FAILURE
 
 
-def record(engine: Engine, entry: AuditRecord) -> int:
-    with engine.begin() as conn:
-        return int(conn.execute(insert(TABLE).values(
-            recorded=_now(), action=ACTIONS.get(entry.interaction, "E"), interaction=entry.interaction,
-            outcome=entry.outcome, outcome_desc=entry.outcome_desc, agent=entry.agent, agent_kind=entry.agent_kind,
-            source_address=entry.source_address, resource_type=entry.resource_type, resource_id=entry.resource_id,
-            url=entry.url, version=entry.version, http_status=entry.http_status,
-        ).returning(TABLE.c.audit_id)).scalar_one())
+# how long an audit row waits for the store's write lock before it is kept back to be written later
+AUDIT_WAIT = 1.0
+# how often kept-back rows are tried again
+RETRY_EVERY = 1.0
+
+
+def _text(value: str | None) -> str | None:
+    # a NUL cannot be stored in PostgreSQL text: the attempt is audited with it shown, not lost
+    return value.replace("\x00", "\\0") if value is not None else None
+
+
+def _values(entry: AuditRecord) -> dict[str, Any]:
+    return {"recorded": _now(), "action": ACTIONS.get(entry.interaction, "E"), "interaction": entry.interaction,
+            "outcome": entry.outcome, "outcome_desc": _text(entry.outcome_desc), "agent": _text(entry.agent),
+            "agent_kind": entry.agent_kind, "source_address": _text(entry.source_address),
+            "resource_type": _text(entry.resource_type), "resource_id": _text(entry.resource_id),
+            "url": _text(entry.url), "version": _text(entry.version), "http_status": entry.http_status}
+
+
+def _insert(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
+    """The rows in one transaction of their own that waits at most AUDIT_WAIT for the store."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+            with sqlite_wait(conn, AUDIT_WAIT):
+                transaction = conn.begin()
+        else:
+            transaction = conn.begin()
+            pg_wait(conn, AUDIT_WAIT)
+        with transaction:
+            return [int(conn.execute(insert(TABLE).values(**row).returning(TABLE.c.audit_id)).scalar_one())
+                    for row in rows]
+
+
+class _KeptBack:
+    """Audit rows that could not be written at once because a load holds SQLite's write lock for minutes:
+    kept in this process and written by a background thread as soon as the lock is free, with the time of
+    the attempt. (A process that ends before then loses them: the price of never making a write wait on a load
+    for its audit row.)"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[Engine, list[dict[str, Any]]] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, engine: Engine, row: dict[str, Any]) -> None:
+        with self._lock:
+            self._rows.setdefault(engine, []).append(row)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="termsvc-audit", daemon=True)
+                self._thread.start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(len(rows) for rows in self._rows.values())
+
+    def flush(self) -> None:
+        """Write what is kept back (whatever the lock allows now)."""
+        with self._lock:
+            batches, self._rows = self._rows, {}
+        for engine, rows in batches.items():
+            try:
+                _insert(engine, rows)
+            except OperationalError as exc:
+                if not is_lock_error(exc):
+                    log.exception("audit rows could not be written")
+                with self._lock:
+                    self._rows.setdefault(engine, [])[:0] = rows
+
+    def _run(self) -> None:
+        while self.pending():
+            time.sleep(RETRY_EVERY)
+            self.flush()
+
+
+KEPT_BACK = _KeptBack()
+
+
+def record(engine: Engine, entry: AuditRecord) -> int | None:
+    """Write the entry in its own transaction; when the store's write lock stays taken (a load), keep it back
+    to be written once the lock is free, and return None."""
+    row = _values(entry)
+    try:
+        return _insert(engine, [row])[0]
+    except OperationalError as exc:
+        if not is_lock_error(exc):
+            raise
+        KEPT_BACK.add(engine, row)
+        return None
 
 
 def _instant(value: datetime) -> str:

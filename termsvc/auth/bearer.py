@@ -87,20 +87,22 @@ def _resource_type(path: str) -> str | None:
     return None
 
 
-def _is_write(request: Request) -> bool:
-    if request.method in ("PUT", "DELETE", "PATCH"):
+def is_write(method: str, path: str) -> bool:
+    if method in ("PUT", "DELETE", "PATCH"):
         return True
     # POST /fhir/{Type} creates; POST /fhir/{Type}[/{id}]/$op is an operation (a read)
-    return request.method == "POST" and "$" not in request.url.path and _resource_type(request.url.path) is not None
+    return method == "POST" and "$" not in path and _resource_type(path) is not None
 
 
-async def read_access(request: Request) -> None:
+def read_access(request: Request) -> None:
     """App-wide dependency: when reads require a token, every read (read, search, operations) needs one
     with `r` (instance reads and operations) or `s` (searches) on the resource type. Writes check their own
-    scopes (and audit); the batch endpoint dispatches each entry through the app, so each is checked."""
+    scopes (and audit); the batch endpoint dispatches each entry through the app, so each is checked.
+    A plain `def`: verifying a token reads the store or fetches the issuer's keys, which must not happen on
+    the event loop (FastAPI runs it in the worker pool)."""
     settings: Settings = request.app.state.settings
     path = request.url.path.rstrip("/")
-    if not settings.auth_required_for_reads or path in _OPEN_PATHS or _is_write(request):
+    if not settings.auth_required_for_reads or path in _OPEN_PATHS or is_write(request.method, request.url.path):
         return
     resource_type = _resource_type(path)
     if resource_type is None:

@@ -30,8 +30,10 @@ class JwtVerifier:
             key = self.client.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
             raise TermsvcError(f"The issuer's keys could not be fetched: {exc}", "transient", 503) from None
-        except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
-            raise invalid_token(f"The token's signing key is not known to the issuer: {exc}") from None
+        except (jwt.PyJWKClientError, jwt.DecodeError):
+            # the error names the token's kid, which is the caller's text: it is not echoed back
+            raise invalid_token("The token's signing key (kid) is not known to the issuer, or the token is "
+                                "malformed") from None
         options: Options = {"require": ["exp", "iss"], "verify_aud": self.audience is not None}
         try:
             claims: dict[str, Any] = jwt.decode(token, key.key, algorithms=ALGORITHMS, issuer=self.issuer,

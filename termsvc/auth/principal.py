@@ -30,9 +30,15 @@ class AuthError(TermsvcError):
         super().__init__(message, "security" if status == 401 else "forbidden", status)
         challenge = 'Bearer realm="termsvc"'
         if error:
-            # quotes would end the header's quoted string; descriptions are ours, so this is only a guard
-            challenge += f', error="{error}", error_description="{message.replace(chr(34), chr(39))}"'
+            challenge += f', error="{error}", error_description="{header_safe(message)}"'
         self.challenge = challenge
+
+
+def header_safe(text: str) -> str:
+    """`text` as RFC 6750 allows in error_description (printable ASCII but '"' and backslash): anything a
+    client sent that reaches a message (CR LF would split the header, non-Latin-1 text cannot be sent at all)
+    becomes '?'."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in text)
 
 
 def missing_token(message: str = "A bearer token is required") -> AuthError:

@@ -13,6 +13,8 @@ Only value sets stored on the server (found by url, no inline `valueSet` or `tx-
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -24,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from termsvc.ops.params import OpParams
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.expansion_tables import ExpansionWord
+from termsvc.store.locks import is_lock_error, pg_wait, sqlite_wait
 from termsvc.valuesets.compose import Compiled
 from termsvc.valuesets.expand import COLUMNS, Query, Row
 
@@ -87,19 +90,18 @@ def find(conn: Connection, key: str) -> Kept | None:
 
 def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dict[str, Any],
           compiled: Compiled) -> Kept | None:
-    """Expand and keep, in one transaction on a connection of its own (the request's may be in autocommit).
-    None when the store is busy (a load holds SQLite's write lock): the expansion is kept another time."""
+    """Expand and keep, in one short transaction on a connection of its own (the request's may be in
+    autocommit). A read must never wait on a write: when the store is busy (a load or a write holds SQLite's
+    write lock, or another process is building this expansion on PostgreSQL) this gives up at once and
+    returns None; the expansion is kept another time."""
     url, version = str(value_set.get("url")), str(value_set.get("version") or "")
     try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                # take the write lock first: builders of one expansion queue up, and the later ones find it kept
-                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-            with conn.begin():
-                if conn.dialect.name == "postgresql":
-                    # the same for other processes on PostgreSQL: one builder per key at a time
-                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
-                return find(conn, key) or _build(conn, key, used, url, version, compiled)
+        with _no_wait(engine) as conn:
+            # one builder per key on PostgreSQL; the others answer from the query meanwhile
+            if conn.dialect.name == "postgresql" and not conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"), {"k": key}).scalar():
+                return None
+            return find(conn, key) or _build(conn, key, used, url, version, compiled)
     except IntegrityError:
         # another process stored the same expansion first: use theirs
         with engine.connect() as conn:
@@ -108,9 +110,30 @@ def store(engine: Engine, key: str, used: list[list[int | None]], value_set: dic
             raise
         return found
     except OperationalError as exc:
-        if "locked" not in str(exc).lower() and "busy" not in str(exc).lower():
+        if not is_lock_error(exc):
             raise
         return None
+
+
+# how long the expansion's write may wait for a lock (PostgreSQL rows or tables) before it gives up
+LOCK_WAIT = 0.05
+
+
+@contextmanager
+def _no_wait(engine: Engine) -> Iterator[Connection]:
+    """A connection whose transaction fails at once rather than wait for a lock: SQLite takes its write lock up
+    front with no busy timeout; PostgreSQL waits at most LOCK_WAIT for any lock."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            with conn.begin():
+                pg_wait(conn, LOCK_WAIT)
+                yield conn
+            return
+        conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        with sqlite_wait(conn, 0):
+            transaction = conn.begin()
+        with transaction:
+            yield conn
 
 
 def _build(conn: Connection, key: str, used: list[list[int | None]], url: str, version: str,

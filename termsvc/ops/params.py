@@ -6,11 +6,17 @@ dicts, and `resource` parameters as resources. No models are built: this is on t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 from termsvc.errors import Invalid
+
+MAX_INTEGER = 2**31 - 1  # the largest FHIR integer
+# a JSON string escape of NUL (not an escaped backslash followed by 'u0000')
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+NUL_REFUSED = "The request body holds a NUL character, which no FHIR string may contain"
 
 
 class OpParams:
@@ -54,9 +60,14 @@ class OpParams:
         if value is None:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise Invalid(f"Parameter '{name}' must be an integer, not {value!r}", expression=[name]) from None
+        if not -MAX_INTEGER - 1 <= number <= MAX_INTEGER:
+            # FHIR integer is 32-bit; larger values would overflow the store's integer columns
+            raise Invalid(f"Parameter '{name}' is out of range: {value!r} (FHIR integers are 32-bit)",
+                          expression=[name])
+        return number
 
     def complex(self, name: str) -> dict[str, Any] | None:
         for n, kind, value in self.items:
@@ -103,7 +114,10 @@ def from_parameters(resource: Any) -> OpParams:
 
 
 def parse_body(body: bytes, content_type: str) -> Any:
-    """A FHIR resource from a request body, JSON or XML (by content type, else by its first byte)."""
+    """A FHIR resource from a request body, JSON or XML (by content type, else by its first byte). A NUL
+    character is refused (400): FHIR strings cannot hold one, and PostgreSQL text cannot store one."""
+    if b"\x00" in body or (b"\\u0000" in body and _JSON_NUL.search(body)):
+        raise Invalid(NUL_REFUSED)
     is_xml = "xml" in content_type or (not content_type.endswith("json") and body.lstrip()[:1] == b"<")
     if is_xml:
         from termsvc.fhir_xml_read import from_xml

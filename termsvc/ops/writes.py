@@ -174,21 +174,32 @@ def _repick_current(conn: Connection, url: str) -> None:
         pick_current(conn, url, int(rows[0].code_system_id), None)
 
 
-def _locked(engine: Engine) -> AbstractContextManager[Connection]:
-    """One transaction holding the store's write lock, as a load does, so a write never interleaves with a load
-    or another write. ValueSets and ConceptMaps use this rather than a load run: a load run ends with ANALYZE of
-    the concept tables, which a single resource does not need and which costs seconds on a full-size store."""
-    return write_transaction(engine, "a load is in progress; try the write again when it has finished")
+def _locked(engine: Engine, wait: float, resources: list[str]) -> AbstractContextManager[Connection]:
+    """One transaction holding the resource's own locks (on SQLite, the store's one write lock), waiting at
+    most `wait` seconds for them, so two writes of one resource take turns and a write never waits on a load
+    of other content on PostgreSQL. ValueSets and ConceptMaps use this rather than a load run: a load run ends
+    with ANALYZE of the concept tables, which a single resource does not need and which costs seconds on a
+    full-size store."""
+    return write_transaction(engine, "a load is in progress; try the write again when it has finished",
+                             wait=wait, load_lock=False, resources=resources)
+
+
+def lock_keys(resource_type: str, *, resource_id: str | None = None, url: str | None = None) -> list[str]:
+    """The keys of the resource locks a write takes: its id and its canonical url."""
+    keys = [f"{resource_type}#{resource_id}"] if resource_id else []
+    return keys + ([f"{resource_type}|{url}"] if url else [])
 
 
 @contextmanager
-def _transaction(engine: Engine, resource_type: str, source: str) -> Iterator[tuple[Connection, LoadRun | None]]:
-    """A load run for CodeSystems (concepts, hierarchy and closure are built by the loader), else `_locked`."""
+def _transaction(engine: Engine, resource_type: str, source: str, wait: float,
+                 resources: list[str]) -> Iterator[tuple[Connection, LoadRun | None]]:
+    """A load run for CodeSystems (concepts, hierarchy and closure are built by the loader, which needs the
+    store to itself), else `_locked`."""
     if resource_type == "CodeSystem":
-        with load_run(engine, "fhir", source) as run:
+        with load_run(engine, "fhir", source, wait=wait) as run:
             yield run.conn, run
     else:
-        with _locked(engine) as conn:
+        with _locked(engine, wait, resources) as conn:
             yield conn, None
             bump(conn)
 
@@ -210,10 +221,15 @@ def _write(conn: Connection, run: LoadRun | None, resource_type: str, resource: 
 
 def save(engine: Engine, resource_type: str, resource: dict[str, Any], *, authorise: Authorise,
          resource_id: str | None = None, canonical: tuple[str, str | None] | None = None,
-         if_match: str | None = None) -> Written:
-    """Create (no id or canonical), create-or-update by id, or conditionally by url (+ version)."""
+         if_match: str | None = None, wait: float = 10.0) -> Written:
+    """Create (no id or canonical), create-or-update by id, or conditionally by url (+ version). Waits at most
+    `wait` seconds for the store (Busy after that)."""
     source = f"API write {resource_type}/{resource_id or resource.get('id') or 'new'}"
-    with _transaction(engine, resource_type, source) as (conn, run):
+    keys = lock_keys(resource_type, resource_id=resource_id or resource.get("id"),
+                     url=canonical[0] if canonical else resource.get("url"))
+    if canonical is not None and resource.get("url") and resource["url"] != canonical[0]:
+        keys += lock_keys(resource_type, url=resource["url"])
+    with _transaction(engine, resource_type, source, wait, keys) as (conn, run):
         existing: Stored | None = None
         if canonical is not None:
             matches = find_by_canonical(conn, resource_type, *canonical)
@@ -252,9 +268,10 @@ def save(engine: Engine, resource_type: str, resource: dict[str, Any], *, author
     return Written(interaction, stored, resource_id, version_id, last_updated)
 
 
-def delete(engine: Engine, resource_type: str, resource_id: str) -> Stored | None:
+def delete(engine: Engine, resource_type: str, resource_id: str, *, wait: float = 10.0) -> Stored | None:
     """Remove `{type}/{id}`; None when there was nothing to remove (delete is idempotent)."""
-    with _transaction(engine, resource_type, f"API delete {resource_type}/{resource_id}") as (conn, run):
+    with _transaction(engine, resource_type, f"API delete {resource_type}/{resource_id}", wait,
+                      lock_keys(resource_type, resource_id=resource_id)) as (conn, run):
         existing = find_by_id(conn, resource_type, resource_id)
         if existing is None:
             return None

@@ -55,7 +55,10 @@ def make_engine(url: str, *, pool_size: int = 16) -> Engine:
         event.listen(engine, "connect", _disable_pysqlite_autobegin)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # JIT off: it compiles a plan with many subplans (a value set of 200 is-a includes) for seconds to tens of
+    # seconds, and that compilation ignores statement cancels, so a request could not be stopped at its budget
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         connect_args={"options": "-c jit=off"})
 
 
 def _disable_pysqlite_autobegin(dbapi_connection: Any, _record: Any) -> None:

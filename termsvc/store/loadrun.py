@@ -8,20 +8,23 @@ transaction-scoped advisory lock, so two loads never interleave and concept ids 
 from __future__ import annotations
 
 import json
+import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from termsvc.errors import Conflict, LoadError
+from termsvc.errors import Busy, Conflict, LoadError
 from termsvc.store import tables as t
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.closure import build_closure
 from termsvc.store.generation import bump
+from termsvc.store.locks import is_lock_error, pg_wait, sqlite_wait
 from termsvc.store.resources import (
     delete_code_system_version,
     store_concept_map,
@@ -249,26 +252,80 @@ class LoadSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+# a load that finds the write lock taken waits this long (a resource write holds it for milliseconds) before
+# it is refused as clashing with another load
+LOAD_WAIT = 30.0
+# advisory locks of single resources: the two-int key space (class, hash of the key), apart from LOAD_LOCK_KEY
+RESOURCE_LOCK_CLASS = 0x7E58
+
+
 @contextmanager
-def write_transaction(engine: Engine, busy: str) -> Iterator[Connection]:
-    """One transaction holding the store's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the loads'
-    advisory lock), so loads and resource writes never interleave. `busy` is the 409 message when another
-    holds it on PostgreSQL (SQLite waits for its busy timeout instead)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-        with conn.begin():
+def write_transaction(engine: Engine, busy: str, *, wait: float | None = None, load_lock: bool = True,
+                      resources: Sequence[str] = ()) -> Iterator[Connection]:
+    """One write transaction. SQLite has one write lock for everything (BEGIN IMMEDIATE). On PostgreSQL,
+    loads and CodeSystem writes (which hand out concept ids) take the advisory lock LOAD_LOCK_KEY; a write of
+    one ValueSet or ConceptMap (`load_lock` False) leaves it alone and takes an exclusive advisory lock for
+    each of `resources` (keys such as 'ValueSet|url'): it goes ahead during a load of other content, and two
+    writes of one resource take turns.
+
+    `wait` None (a load): on PostgreSQL wait LOAD_WAIT for the lock, then Conflict (409, `busy`); SQLite waits
+    its busy timeout. `wait` seconds (an API write): wait at most that long for any lock, then Busy (409
+    lock-error with Retry-After); a resource a load committed meanwhile is a 409 conflict."""
+    try:
+        with engine.connect() as conn, _begin(conn, wait), conn.begin():
             if conn.dialect.name == "postgresql":
-                got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar()
-                if not got:
-                    raise Conflict(busy, issue_code="lock-error")
+                _pg_locks(conn, busy, wait, load_lock, resources)
             yield conn
+    except IntegrityError:
+        if wait is None:
+            raise
+        raise Conflict("The resource was written by a load or another write at the same time: read it and try "
+                       "again", issue_code="conflict") from None
+    except OperationalError as exc:
+        if wait is not None and is_lock_error(exc):
+            raise Busy(f"The store is busy (a load or another write holds its write lock) and the write waited "
+                       f"{wait:g} s: try again later", retry_after=max(1, math.ceil(wait))) from None
+        raise
 
 
 @contextmanager
-def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -> Iterator[LoadRun]:
-    """Open a load: everything written through the yielded LoadRun commits together, or not at all."""
-    with write_transaction(engine, "another load is in progress; try again when it has finished") as conn:
+def _begin(conn: Connection, wait: float | None) -> Iterator[None]:
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+    if wait is None:
+        yield
+        return
+    with sqlite_wait(conn, wait):
+        yield
+
+
+def _pg_locks(conn: Connection, busy: str, wait: float | None, load_lock: bool, resources: Sequence[str]) -> None:
+    pg_wait(conn, LOAD_WAIT if wait is None else wait)
+    if wait is None:
+        if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY}).scalar():
+            try:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY})
+            except OperationalError as exc:
+                if is_lock_error(exc):
+                    raise Conflict(busy, issue_code="lock-error") from None
+                raise
+        conn.execute(text("SET LOCAL lock_timeout = 0"))  # a load, once it has the store, waits as it must
+        return
+    if load_lock:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOAD_LOCK_KEY})
+    for key in sorted(set(resources)):  # one order everywhere: two writes never wait on each other in a cycle
+        conn.execute(text("SELECT pg_advisory_xact_lock(:c, hashtext(:r))"), {"c": RESOURCE_LOCK_CLASS, "r": key})
+
+
+@contextmanager
+def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False,
+             wait: float | None = None) -> Iterator[LoadRun]:
+    """Open a load: everything written through the yielded LoadRun commits together, or not at all. `wait`:
+    see write_transaction (an API write of a CodeSystem passes its bounded wait)."""
+    with write_transaction(engine, "another load is in progress; try again when it has finished",
+                           wait=wait) as conn:
         run = LoadRun(conn, kind, source, replace)
         yield run
         run._complete()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from termsvc.api.capabilities import SYSTEM_INTERACTIONS
+from termsvc.api.params import parse_body_async
 from termsvc.api.render import fhir_response
 from termsvc.errors import Invalid
 from termsvc.ops.batch import (
@@ -25,7 +26,6 @@ from termsvc.ops.batch import (
     error_entry,
     response_entry,
 )
-from termsvc.ops.params import parse_body
 
 router = APIRouter(tags=["system"])
 
@@ -43,7 +43,7 @@ async def batch(request: Request) -> Response:
     if not body.strip():
         raise Invalid("POST to the FHIR base needs a Bundle of type batch in the body")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    entries = entries_of(parse_body(body, content_type), BASE_PATH)
+    entries = entries_of(await parse_body_async(body, content_type), BASE_PATH)
     inherited = {name: request.headers[name] for name in PASSED_ON if name in request.headers}
     answers: list[dict[str, Any]] = []
     for entry in entries:

@@ -1,8 +1,9 @@
 """CodeSystem over HTTP: read, search, $lookup and $validate-code (type and instance level).
 
 The handlers only read parameters and render: the work is in `termsvc.ops.lookup`,
-`termsvc.ops.validate_code` and `termsvc.ops.codesystems`. Handlers are `async` and query inline: each
-request is a couple of indexed queries, cheaper than a hop to the thread pool."""
+`termsvc.ops.validate_code` and `termsvc.ops.codesystems`. Operations read their body on the event loop and
+do their database work in the worker pool under the request's time budget (termsvc.api.offload): even an
+indexed query can wait on a lock or a cold cache, and the loop must stay free for everyone else."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.offload import off_loop
 from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
@@ -72,8 +74,13 @@ def _instance(request: Request, resource_id: str) -> q.CodeSystemRow:
     return row
 
 
-async def _lookup(request: Request, row: q.CodeSystemRow | None) -> Response:
+async def _lookup(request: Request, resource_id: str | None) -> Response:
     params = await read_params(request)
+    return await off_loop(request, lambda: _lookup_work(request, params, resource_id))
+
+
+def _lookup_work(request: Request, params: OpParams, resource_id: str | None) -> Response:
+    row = _instance(request, resource_id) if resource_id is not None else None
     system, code, version = params.string("system"), params.string("code"), params.string("version")
     coding = params.complex("coding")
     if coding is not None:
@@ -101,8 +108,13 @@ def _str(holder: dict[str, Any], key: str, where: str) -> str | None:
     return value
 
 
-async def _validate(request: Request, row: q.CodeSystemRow | None) -> Response:
+async def _validate(request: Request, resource_id: str | None) -> Response:
     params = await read_params(request)
+    return await off_loop(request, lambda: _validate_work(request, params, resource_id))
+
+
+def _validate_work(request: Request, params: OpParams, resource_id: str | None) -> Response:
+    row = _instance(request, resource_id) if resource_id is not None else None
     url = params.string("url") or params.string("system")
     version = params.string("version")
     if row is not None:
@@ -141,13 +153,13 @@ async def validate_type(request: Request) -> Response:
 @router.get("/CodeSystem/{resource_id}/$lookup", summary="$lookup on one CodeSystem (GET)")
 @router.post("/CodeSystem/{resource_id}/$lookup", summary="$lookup on one CodeSystem (POST)")
 async def lookup_instance(request: Request, resource_id: str) -> Response:
-    return await _lookup(request, _instance(request, resource_id))
+    return await _lookup(request, resource_id)
 
 
 @router.get("/CodeSystem/{resource_id}/$validate-code", summary="$validate-code on one CodeSystem (GET)")
 @router.post("/CodeSystem/{resource_id}/$validate-code", summary="$validate-code on one CodeSystem (POST)")
 async def validate_instance(request: Request, resource_id: str) -> Response:
-    return await _validate(request, _instance(request, resource_id))
+    return await _validate(request, resource_id)
 
 
 @router.get("/CodeSystem/{resource_id}", summary="Read a CodeSystem (concepts nested; large ones SUBSETTED)")

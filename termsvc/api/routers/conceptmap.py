@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, text
 
 from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.offload import off_loop
 from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
@@ -47,10 +48,13 @@ def _row_by_id(conn: Connection, resource_id: str) -> tuple[int, str]:
 
 async def _translate(request: Request, resource_id: str | None) -> Response:
     params = await read_params(request)
-    with op_connection(_engine(request), params) as conn:
-        concept_map_id = _row_by_id(conn, resource_id)[0] if resource_id else None
-        result = translate(conn, params, concept_map_id)
-    return fhir_response(request, result)
+
+    def work() -> Response:
+        with op_connection(_engine(request), params) as conn:
+            concept_map_id = _row_by_id(conn, resource_id)[0] if resource_id else None
+            result = translate(conn, params, concept_map_id)
+        return fhir_response(request, result)
+    return await off_loop(request, work)
 
 
 @router.get("/ConceptMap/$translate", summary="$translate (GET)", description=_TRANSLATE_DOC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,36 @@ def capability_statement(base_url: str) -> dict[str, Any]:
     }
 
 
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~\-]+)*$")
+
+
 def base_url_of(request: Request) -> str:
-    configured = request.app.state.settings.base_url
-    if configured:
-        return str(configured).rstrip("/")
-    return str(request.base_url).rstrip("/") + "/fhir"
+    """The absolute base of Location headers and Bundle links: TERMSVC_BASE_URL; else, from a trusted proxy
+    (TERMSVC_TRUSTED_PROXIES), its X-Forwarded-Proto/-Host/-Prefix; else the address the connection came in
+    on. Never the Host header: any client can put any host there, and links would point at it."""
+    settings = request.app.state.settings
+    if settings.base_url:
+        return str(settings.base_url).rstrip("/")
+    forwarded = _forwarded(request) if request.client and request.client.host in settings.trusted_proxies else None
+    if forwarded:
+        return forwarded
+    scheme = request.scope.get("scheme", "http")
+    server = request.scope.get("server") or (settings.host, settings.port)
+    host, port = server[0], server[1]
+    host = f"[{host}]" if ":" in str(host) else host
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}") + "/fhir"
+
+
+def _forwarded(request: Request) -> str | None:
+    headers = request.headers
+    host = (headers.get("x-forwarded-host") or "").split(",")[0].strip()
+    proto = (headers.get("x-forwarded-proto") or request.scope.get("scheme", "http")).split(",")[0].strip().lower()
+    prefix = (headers.get("x-forwarded-prefix") or "").split(",")[0].strip().rstrip("/")
+    if not host or not _HOST.match(host) or proto not in ("http", "https") or not _PREFIX.match(prefix):
+        return None
+    return f"{proto}://{host}{prefix}/fhir"
 
 
 @router.get("/metadata", summary="CapabilityStatement (mode=terminology: TerminologyCapabilities)")

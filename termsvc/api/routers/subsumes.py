@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.offload import off_loop
 from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.errors import Invalid, NotFound
@@ -30,15 +31,19 @@ async def _subsumes(request: Request, resource_id: str | None) -> Response:
     a = side(params.string("codeA"), params.complex("codingA"), "A")
     b = side(params.string("codeB"), params.complex("codingB"), "B")
     system, version = params.string("system"), params.string("version")
-    with op_connection(request.app.state.engine, params) as conn:
-        if resource_id is not None:
-            row = _instance(conn, resource_id)
-            if system and system.partition("|")[0] != row.url:
-                raise Invalid(f"The system '{system}' is not the url of CodeSystem '{row.url}' addressed",
-                              expression=["system"])
-            system, version = row.url, version or row.version or None
-        result = subsumes(conn, system=system, version=version, a=a, b=b)
-    return fhir_response(request, result)
+
+    def work() -> Response:
+        nonlocal system, version
+        with op_connection(request.app.state.engine, params) as conn:
+            if resource_id is not None:
+                row = _instance(conn, resource_id)
+                if system and system.partition("|")[0] != row.url:
+                    raise Invalid(f"The system '{system}' is not the url of CodeSystem '{row.url}' addressed",
+                                  expression=["system"])
+                system, version = row.url, version or row.version or None
+            result = subsumes(conn, system=system, version=version, a=a, b=b)
+        return fhir_response(request, result)
+    return await off_loop(request, work)
 
 
 def _instance(conn: Connection, resource_id: str) -> q.CodeSystemRow:

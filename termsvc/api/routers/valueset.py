@@ -10,11 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine, text
 
+from termsvc import deadline
 from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
+from termsvc.api.offload import off_loop
 from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
+from termsvc.deadline import BudgetExceeded
 from termsvc.errors import NotFound, TermsvcError
 from termsvc.ops.context import op_connection
 from termsvc.ops.expand import expand, request_from
@@ -39,10 +42,11 @@ def _engine(request: Request) -> Engine:
 
 
 def _threshold(request: Request) -> int:
-    raw = request.headers.get("x-too-costly-threshold")
-    if raw and raw.strip().isdigit():
-        return int(raw.strip())
-    return int(request.app.state.settings.max_expansion_size)
+    """The server's expansion limit, or the client's X-Too-Costly-Threshold when that is lower (a client may
+    ask for less, never for more)."""
+    limit = int(request.app.state.settings.max_expansion_size)
+    raw = request.headers.get("x-too-costly-threshold", "").strip()
+    return min(int(raw), limit) if raw.isdigit() and len(raw) <= 18 else limit
 
 
 def _by_id(conn: Connection, resource_id: str) -> dict[str, Any]:
@@ -56,12 +60,16 @@ def _by_id(conn: Connection, resource_id: str) -> dict[str, Any]:
 
 async def _expand(request: Request, resource_id: str | None) -> Response:
     params = await read_params(request)
-    with op_connection(_engine(request), params) as conn:
-        instance = _by_id(conn, resource_id) if resource_id else None
-        expand_request = request_from(conn, params, instance, accept_language=request.headers.get("accept-language"),
-                                      threshold=_threshold(request))
-        result = expand(conn, params, expand_request)
-    return fhir_response(request, result)
+
+    def work() -> Response:
+        with op_connection(_engine(request), params) as conn:
+            instance = _by_id(conn, resource_id) if resource_id else None
+            expand_request = request_from(conn, params, instance,
+                                          accept_language=request.headers.get("accept-language"),
+                                          threshold=_threshold(request))
+            result = expand(conn, params, expand_request)
+        return fhir_response(request, result)
+    return await off_loop(request, work)
 
 
 @router.get("/ValueSet/$expand", summary="$expand (GET)", description=_EXPAND_DOC)
@@ -72,28 +80,39 @@ async def expand_type(request: Request) -> Response:
 
 async def _validate(request: Request, resource_id: str | None) -> Response:
     params = await read_params(request)
-    with op_connection(_engine(request), params) as conn:
-        instance = _by_id(conn, resource_id) if resource_id else None
-        result = validate_in_value_set(conn, params, instance, accept_language=request.headers.get("accept-language"))
-    return fhir_response(request, result)
+
+    def work() -> Response:
+        with op_connection(_engine(request), params) as conn:
+            instance = _by_id(conn, resource_id) if resource_id else None
+            result = validate_in_value_set(conn, params, instance,
+                                           accept_language=request.headers.get("accept-language"))
+        return fhir_response(request, result)
+    return await off_loop(request, work)
 
 
 @router.post("/ValueSet/$batch-validate-code", summary="$batch-validate-code: several validations in one request")
 async def batch_validate(request: Request) -> Response:
     params = await read_params(request)
     shared = [item for item in params.items if item[0] != "validation"]
-    results: list[dict[str, Any]] = []
-    with op_connection(_engine(request), params) as conn:
-        for validation in params.resources("validation"):
-            # a validation's own parameters come first, so they override the shared ones
-            one = OpParams(from_parameters(validation).items + shared)
-            try:
-                answer = validate_in_value_set(conn, one, None, accept_language=request.headers.get("accept-language"))
-            except TermsvcError as exc:
-                # one failed validation is reported in its place; the others still answer
-                answer = from_error(exc)
-            results.append({"name": "validation", "resource": answer})
-    return fhir_response(request, {"resourceType": "Parameters", "parameter": results})
+
+    def work() -> Response:
+        results: list[dict[str, Any]] = []
+        with op_connection(_engine(request), params) as conn:
+            for validation in params.resources("validation"):
+                deadline.check()
+                # a validation's own parameters come first, so they override the shared ones
+                one = OpParams(from_parameters(validation).items + shared)
+                try:
+                    answer = validate_in_value_set(conn, one, None,
+                                                   accept_language=request.headers.get("accept-language"))
+                except BudgetExceeded:
+                    raise
+                except TermsvcError as exc:
+                    # one failed validation is reported in its place; the others still answer
+                    answer = from_error(exc)
+                results.append({"name": "validation", "resource": answer})
+        return fhir_response(request, {"resourceType": "Parameters", "parameter": results})
+    return await off_loop(request, work)
 
 
 @router.get("/ValueSet/$validate-code", summary="$validate-code (GET)")

@@ -41,6 +41,10 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
+def _write_wait(request: Request) -> float:
+    return float(request.app.state.settings.write_wait)
+
+
 async def _body(request: Request) -> bytes:
     """The body, refused with 413 past the limit also when no Content-Length announced its size."""
     limit = int(request.app.state.settings.max_request_bytes)
@@ -131,7 +135,8 @@ async def _save(request: Request, creds: Credentials, resource_type: str, *, res
             authorise(principal, resource_type, _LETTER[interaction])
 
         written = writes.save(engine, resource_type, resource, authorise=allowed, resource_id=resource_id,
-                              canonical=canonical, if_match=request.headers.get("if-match"))
+                              canonical=canonical, if_match=request.headers.get("if-match"),
+                              wait=_write_wait(request))
         entry.resource_id = written.resource_id
         entry.http_status = 201 if written.interaction == "create" else 200
         return written
@@ -169,9 +174,13 @@ def _register(resource_type: str) -> None:
         query = request.query_params
         unknown = sorted(set(query) - {"url", "version", "_format"})
         url = query.get("url")
-        if unknown or not url:
+        nul = any("\x00" in value for value in query.values())
+        if unknown or not url or nul:
             def refuse(entry: AuditRecord) -> None:
                 creds.require()
+                if nul:
+                    raise Invalid("The url or version holds a NUL character, which no FHIR url or version may "
+                                  "contain", expression=["url"])
                 raise Invalid(f"A conditional update of a {resource_type} is by url (and version): "
                               + (f"unsupported parameter(s) {', '.join(unknown)}" if unknown else "no url given"),
                               expression=unknown or ["url"])
@@ -185,7 +194,7 @@ def _register(resource_type: str) -> None:
             entry.resource_id = resource_id
             authorise(creds.require(), resource_type, DELETE)
             writes.check_id(resource_id)
-            removed = writes.delete(engine, resource_type, resource_id)
+            removed = writes.delete(engine, resource_type, resource_id, wait=_write_wait(request))
             if removed is not None:
                 entry.url, entry.version = removed.url, removed.version or None
             entry.http_status = 200 if removed else 204
