@@ -35,15 +35,21 @@ def store(request: pytest.FixtureRequest, new_store_url: Callable[[str], str]) -
 
 
 def evaluate(engine: Engine, ecl: str, code: str | None = None) -> set[str]:
+    """The concepts the ECL selects, by the set form (expansions) and, checked equal, the probe form
+    (membership of one code)."""
+    answers = []
     with engine.connect() as conn:
         cs_id, version = conn.execute(text("SELECT code_system_id, version FROM code_system WHERE url = "
                                            "'http://snomed.info/sct'")).one()
-        sql = SqlBuilder(conn.dialect.name)
-        condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
-        one = " AND c.code = :one" if code else ""
-        rows = conn.execute(text(f"SELECT c.code FROM concept c WHERE c.code_system_id = {int(cs_id)}{one} AND "
-                                 f"{condition}"), {**sql.params, "one": code}).all()
-    return {r[0] for r in rows}
+        for membership in (False, True):
+            sql = SqlBuilder(conn.dialect.name, membership=membership)
+            condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
+            one = " AND c.code = :one" if code else ""
+            rows = conn.execute(text(f"SELECT c.code FROM concept c WHERE c.code_system_id = {int(cs_id)}{one} AND "
+                                     f"{condition}"), {**sql.params, "one": code}).all()
+            answers.append({r[0] for r in rows})
+    assert answers[0] == answers[1], ecl
+    return answers[0]
 
 
 def test_descendants_and_self(store: Engine) -> None:

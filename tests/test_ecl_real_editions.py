@@ -37,14 +37,19 @@ def edition(request: pytest.FixtureRequest, new_store_url: Callable[[str], str])
 
 
 def evaluate(engine: Engine, ecl: str) -> set[str]:
+    """By the set form and, checked equal, the probe form."""
+    answers = []
     with engine.connect() as conn:
         cs_id, version = conn.execute(text("SELECT code_system_id, version FROM code_system WHERE url = "
                                            "'http://snomed.info/sct'")).one()
-        sql = SqlBuilder(conn.dialect.name)
-        condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
-        rows = conn.execute(text(f"SELECT c.code FROM concept c WHERE c.code_system_id = {int(cs_id)} AND "
-                                 f"{condition}"), sql.params).all()
-    return {r[0] for r in rows}
+        for membership in (False, True):
+            sql = SqlBuilder(conn.dialect.name, membership=membership)
+            condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
+            rows = conn.execute(text(f"SELECT c.code FROM concept c WHERE c.code_system_id = {int(cs_id)} AND "
+                                     f"{condition}"), sql.params).all()
+            answers.append({r[0] for r in rows})
+    assert answers[0] == answers[1], ecl
+    return answers[0]
 
 
 def test_hierarchy_operators_from_every_concept(edition: tuple[Engine, Release]) -> None:

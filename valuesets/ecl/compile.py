@@ -3,8 +3,8 @@ included), concept_edge (direct is-a), concept_property (relationships and concr
 role_group; refset membership; historical associations) and designation (descriptions) tables.
 
 Every construct is a correlated predicate, so checking one code (ValueSet/$validate-code) is a handful of
-index probes and a whole expansion is one statement the engine plans set-wise (PostgreSQL turns the EXISTS
-into semi-joins). Conventions, where the specification leaves room or the store keeps less than RF2:
+index probes; for expansions the top level is led by a set where one is at hand (see drive.py), and the whole
+is one statement the engine plans set-wise (PostgreSQL turns the EXISTS into semi-joins). Conventions, where the specification leaves room or the store keeps less than RF2:
 - relationship group 0 is "ungrouped", not a group: `{ }` matches numbered groups only (as Snowstorm does);
 - cardinality counts matching relationships (or groups);
 - a concrete string value compares exactly (`=`, `!=`) or with `wild:`; numbers compare numerically;
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid, NotSupported
 from termsvc.valuesets.ecl import ast as a
+from termsvc.valuesets.ecl.drive import driving
 from termsvc.valuesets.ecl.errors import invalid_ecl
 from termsvc.valuesets.ecl.filter_sql import REFSET, FilterSql, Pred
 from termsvc.valuesets.ecl.parser import parse
@@ -69,7 +70,7 @@ class EclCompiler(FilterSql):
                                           f"code IN ({', '.join(f':c{i}' for i in range(len(codes)))})"),
                                      {"cs": self.code_system_id, **{f"c{i}": c for i, c in enumerate(codes)}})
             self.ids = {r[0]: int(r[1]) for r in rows}
-        return self.expr(expr, column)
+        return self.expr(expr, column) if self.sql.membership else driving(self, expr, column)
 
     # -- expressions
 
@@ -80,14 +81,14 @@ class EclCompiler(FilterSql):
     def pred(self, node: a.Expr) -> Pred:
         return lambda col: self.expr(node, col)
 
-    def _id(self, code: str) -> int:
+    def concept_id(self, code: str) -> int:
         found = self.ids.get(code)
         if found is None:
             raise Invalid(f"Unknown SNOMED CT concept id {code}: it is not in {self.version}")
         return found
 
     def _concept(self, node: a.Concept, col: str) -> str:
-        return f"{col} = {self.sql.bind(self._id(node.code))}"
+        return f"{col} = {self.sql.bind(self.concept_id(node.code))}"
 
     def _wildcard(self, node: a.Wildcard, col: str) -> str:
         # every active concept of the edition (every column compiled here holds a concept of it), as Snowstorm and
@@ -137,7 +138,7 @@ class EclCompiler(FilterSql):
         refset = node.operand
         if isinstance(refset, a.Concept):
             code = self.sql.bind(refset.code)
-            self._id(refset.code)
+            self.concept_id(refset.code)
             which = f"(({p}.code = '{REFSET}' AND {p}.value = {code}) OR ({p}.code = {code} AND {p}.role_group IS NULL))"
             return f"EXISTS (SELECT 1 FROM concept_property {p} WHERE {p}.concept_id = {col} AND {which}{extra})"
         r = self.sql.alias("r")
@@ -149,7 +150,11 @@ class EclCompiler(FilterSql):
     def _filtered(self, node: a.Filtered, col: str) -> str:
         states = isinstance(node.operand, a.Wildcard) and any(
             f.name == "active" for block in node.filters if block.kind == "C" for f in block.items)
-        parts = ["1=1" if states else self.expr(node.operand, col)]
+        return self.filtered(node, col, "1=1" if states else self.expr(node.operand, col))
+
+    def filtered(self, node: a.Filtered, col: str, operand: str) -> str:
+        """The operand's condition (given) and the filters'."""
+        parts = [operand]
         for block in node.filters:
             if block.kind == "D":
                 d = self.sql.alias("d")
