@@ -66,20 +66,22 @@ class FilterSql:
                          f"{code_col} AND {self._any_of(tuple(other), f'{v}.concept_id')})")
         return "(" + " OR ".join(parts) + ")"
 
+    def _like(self, column: str, pattern: str) -> str:
+        """Case-insensitive LIKE: SQLite's LIKE already folds case (ASCII, as its LOWER does); PostgreSQL's ILIKE."""
+        like = "ILIKE" if self.sql.dialect == "postgresql" else "LIKE"
+        return f"{column} {like} {self.sql.bind(pattern)} ESCAPE '\\'"
+
     def _string_match(self, column: str, term: a.SearchTerm, *, exact: bool = False) -> str:
         if term.kind == "wild":
-            pattern = _like(term.text.lower()).replace("*", "%")
-            return f"LOWER({column}) LIKE {self.sql.bind(pattern)} ESCAPE '\\'"
+            return self._like(column, _like(term.text).replace("*", "%"))
         if exact:
             return f"{column} = {self.sql.bind(term.text)}"
-        words = term.text.lower().split()
+        words = term.text.split()
         if not words:
             raise Invalid("an empty search term")
-        parts = []
-        for word in words:
-            start, inner = self.sql.bind(_like(word) + "%"), self.sql.bind("% " + _like(word) + "%")
-            parts.append(f"(LOWER({column}) LIKE {start} ESCAPE '\\' OR LOWER({column}) LIKE {inner} ESCAPE '\\')")
-        return "(" + " AND ".join(parts) + ")"
+        # each word starts a word of the term: one LIKE on the term with a space in front
+        spaced = f"(' ' || {column})"
+        return "(" + " AND ".join(self._like(spaced, "% " + _like(word) + "%") for word in words) + ")"
 
     def _description_filter(self, flt: a.Filter, d: str) -> str:
         name, values = flt.name, flt.values
