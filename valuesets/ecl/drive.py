@@ -1,6 +1,6 @@
 """The set form of an ECL condition, for expansions: where a construct has a natural set of concept ids (the
-closure below a concept, the edges under it, a reference set's rows, the historical associations), the top-level
-condition names it as `column IN (SELECT ...)`, so the engine starts from that set (SQLite iterates it and
+closure below a concept, the edges under it, a reference set's rows, the concepts having a refinement's
+attribute value), the top-level condition names it as `column IN (SELECT ...)`, so the engine starts from that set (SQLite iterates it and
 fetches concepts by primary key) instead of scanning every concept of the edition and probing each.
 Everything else, and every nested constraint, stays the correlated probe the compiler makes. Checking one code
 keeps the probe form throughout: an IN (SELECT ...) would be materialised whole for a single row."""
