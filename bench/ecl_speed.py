@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,6 +41,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from termsvc.api.app import create_app  # noqa: E402
 from termsvc.settings import Settings  # noqa: E402
 from termsvc.store.engine import make_engine  # noqa: E402
+from termsvc.valuesets.ecl.compile import ecl_condition  # noqa: E402
+from termsvc.valuesets.sql import SqlBuilder  # noqa: E402
 
 SCT = "http://snomed.info/sct"
 FINDING, FINDING_SITE = "404684003", "363698007"
@@ -63,7 +65,7 @@ def _choices(conn: Connection) -> tuple[str, str, str]:
     site = conn.execute(text(
         "SELECT a.code FROM concept a JOIN concept_property p ON p.code_system_id = a.code_system_id AND p.code = :fs "
         "AND p.value = a.code WHERE a.code_system_id = :cs AND (SELECT COUNT(*) FROM closure k WHERE k.ancestor_id = "
-        "a.concept_id) BETWEEN 20 AND 200 GROUP BY a.code ORDER BY COUNT(*) DESC LIMIT 1"),
+        "a.concept_id) BETWEEN 20 AND 200 GROUP BY a.code ORDER BY COUNT(*) DESC, a.code LIMIT 1"),
         {"cs": cs, "fs": FINDING_SITE}).scalar_one()
     word = conn.execute(text(
         "SELECT c.display FROM concept c JOIN closure k ON k.descendant_id = c.concept_id AND k.ancestor_id = "
@@ -91,10 +93,24 @@ def _expand(client: TestClient, ecl: str, count: int | None) -> dict[str, Any]:
 
 
 def _validate(client: TestClient, ecl: str, code: str) -> bool:
-    url = f"{SCT}?fhir_vs=ecl/{quote(ecl, safe='')}"
+    return _validate_url(client, f"{SCT}?fhir_vs=ecl/{quote(ecl, safe='')}", code)
+
+
+def _validate_url(client: TestClient, url: str, code: str) -> bool:
     response = client.get("/fhir/ValueSet/$validate-code", params={"url": url, "system": SCT, "code": code})
     response.raise_for_status()
     return any(p["name"] == "result" and p["valueBoolean"] for p in response.json()["parameter"])
+
+
+def _member_sql(engine: Engine, ecl: str, code: str) -> bool:
+    """The membership query alone, as $validate-code runs it: the ECL compiled in probe form, one statement."""
+    with engine.connect() as conn:
+        cs_id, version = conn.execute(text("SELECT code_system_id, version FROM code_system WHERE url = :u AND "
+                                           "is_current"), {"u": SCT}).one()
+        sql = SqlBuilder(conn.dialect.name, membership=True)
+        condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
+        return conn.execute(text(f"SELECT 1 FROM concept c WHERE c.code_system_id = :cs AND c.code = :code AND "
+                                 f"{condition}"), {**sql.params, "cs": cs_id, "code": code}).first() is not None
 
 
 def bench(store: str, runs: int) -> None:
@@ -111,7 +127,10 @@ def bench(store: str, runs: int) -> None:
             (f"{refined}, all", lambda: _expand(client, refined, None), 1000),
             (f'<< {FINDING} {{{{ term = "{word}" }}}}, first 100 of',
              lambda: _expand(client, f'<< {FINDING} {{{{ term = "{word}" }}}}', 100), 200),
+            (f"membership query {member} in {refined}", lambda: _member_sql(engine, refined, member), 10),
             (f"$validate-code {member} in {refined}", lambda: _validate(client, refined, member), 10),
+            (f"(for scale: $validate-code {member} in ?fhir_vs=isa/{FINDING}, no ECL)",
+             lambda: _validate_url(client, f"{SCT}?fhir_vs=isa/{FINDING}", member), 10),
         ]
         for label, call, target in figures:
             ms, result = _timed(runs, call)
