@@ -277,9 +277,11 @@ def test_invalid_ecl_is_refused(store: Engine, ecl: str) -> None:
         evaluate(store, ecl)
 
 
-def test_unknown_concepts_are_an_error_not_an_empty_answer(store: Engine) -> None:
+@pytest.mark.parametrize("ecl", ["<< 999999001", f"< {FINDING} : 999999001 = *", f"< {FINDING} : {FINDING_SITE} = 999999001",
+                                 "^ 999999001"])
+def test_unknown_concepts_are_an_error_not_an_empty_answer(store: Engine, ecl: str) -> None:
     with pytest.raises(Invalid, match="999999001"):
-        evaluate(store, "<< 999999001")
+        evaluate(store, ecl)
 
 
 @pytest.mark.parametrize("ecl", ['LOINC#"1234-5"', "^ [targetComponentId] 900000000000527005",

@@ -237,6 +237,8 @@ class EclCompiler(FilterSql):
     def _name(self, name: a.Expr, code_col: str) -> str:
         if isinstance(name, a.Wildcard):
             return "1=1"
+        if isinstance(name, a.Concept):
+            self.concept_id(name.code)  # an attribute that is not in the edition is an error, not an empty answer
         return self._code_in(code_col, (name,))
 
     def _value(self, op: str, value: a.Value, p: str) -> str:
@@ -256,6 +258,8 @@ class EclCompiler(FilterSql):
             return f"{p}.type = 'string' AND " + (f"({match})" if op == "=" else f"NOT ({match})")
         if isinstance(value, a.Wildcard):
             return f"{p}.type = 'code'" if op == "=" else "1=0"
+        if isinstance(value, a.Concept):
+            self.concept_id(value.code)  # likewise a value concept
         return f"{p}.type = 'code' AND " + self._negate(op, self._code_in(f"{p}.value", (value,)))
 
     # -- filters
