@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,10 @@ err_console = Console(stderr=True)
 
 # loaders whose `strict` option can be turned off from the command line
 LENIENT_KINDS = ("snomed", "rxnorm", "fhir")
+# options only some loaders take: flag -> (the loader's option, the kinds that take it)
+KIND_OPTIONS = {"--order-file": ("order_file", ("icd10cm",)), "--module": ("module", ("snomed",)),
+                "--version-date": ("effective_time", ("snomed",)), "--experimental": ("experimental", ("snomed",)),
+                "--base": ("base", ("snomed",))}
 
 
 class State:
@@ -90,7 +95,21 @@ def load(
                                                       "version becomes current).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     version: Annotated[str | None, typer.Option("--version", help="The release's version, for releases whose "
-                                                                  "files and name do not say (LOINC).")] = None,
+                                                                  "files and name do not say (LOINC); snomed: a "
+                                                                  "version URI http://snomed.info/sct/{module}/"
+                                                                  "version/{YYYYMMDD} (xsct: experimental) or "
+                                                                  "a version date.")] = None,
+    module: Annotated[str | None, typer.Option("--module", help="snomed: the edition's module id (default: the "
+                                               "extension's main module, else International "
+                                               "900000000000207008).")] = None,
+    version_date: Annotated[str | None, typer.Option("--version-date", help="snomed: the version date YYYYMMDD "
+                                                     "(default: the date in the release's file names).")] = None,
+    experimental: Annotated[bool, typer.Option("--experimental", help="snomed: test or pre-release content, "
+                                               "versioned http://snomed.info/xsct/{module}/version/{date}."
+                                               )] = False,
+    base: Annotated[list[Path] | None, typer.Option("--base", exists=True, help="snomed: the edition an "
+                                                    "extension depends on (repeatable); its packages load into "
+                                                    "the extension's version.")] = None,
     order_file: Annotated[Path | None, typer.Option("--order-file", exists=True, help="icd10cm: cross-check the "
                                                     "tabular XML against this CMS order file and report "
                                                     "disagreements.")] = None,
@@ -107,17 +126,24 @@ def load(
 
     if kind not in LOADERS:
         raise fail(f"unknown kind {kind!r}; choose one of: {', '.join(LOADERS)}", 2)
-    _ensure_schema()
-    engine = make_engine(state.settings.database_url, pool_size=1)
+    given = {"--order-file": order_file, "--module": module, "--version-date": version_date,
+             "--experimental": experimental or None, "--base": base or None}
     options: dict[str, object] = {} if current is None else {"current": current}
+    for flag, value in given.items():
+        if value is None:
+            continue
+        name, kinds = KIND_OPTIONS[flag]
+        if kind not in kinds:
+            raise fail(f"{flag} applies to {', '.join(kinds)}, not {kind}", 2)
+        options[name] = value
     if version is not None:
         options["version"] = version
-    if order_file is not None:
-        options["order_file"] = order_file
     if lenient:
         if kind not in LENIENT_KINDS:
             raise fail(f"--lenient applies to {', '.join(LENIENT_KINDS)}, not {kind}", 2)
         options["strict"] = False
+    _ensure_schema()
+    engine = make_engine(state.settings.database_url, pool_size=1)
     try:
         if quiet:
             summary = run_load(engine, kind, path, replace=replace, progress=NullProgress(), **options)
@@ -168,11 +194,17 @@ def list_loads(
     console.print(table)
 
 
+# uvloop where it exists (not on Windows); httptools everywhere (both are dependencies)
+_LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (TERMSVC_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (TERMSVC_PORT).")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes (each with its own caches, kept correct by the "
+                                             "store generation). Measure before raising it: on 2 cores, 1 "
+                                             "served the most (bench/peer_compare.py).")] = 1,
 ) -> None:
     """Serve the FHIR R4 terminology API at http://HOST:PORT/fhir."""
     import os
@@ -185,7 +217,7 @@ def serve(
     console.print(f"serving FHIR R4 at http://{settings.host}:{settings.port}/fhir "
                   f"(store: {settings.database_url})")
     uvicorn.run("termsvc.api.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, http="httptools", loop=_LOOP)
 
 
 demo.register(app)

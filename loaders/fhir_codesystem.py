@@ -20,18 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from termsvc.concept_extensions import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.errors import LoadError
 from termsvc.store.loadrun import CodeSystemWriter, LoadRun
 
 CONCEPT_PROPERTIES = "http://hl7.org/fhir/concept-properties#"
-SD = "http://hl7.org/fhir/StructureDefinition/"
-# concept extensions that are properties in all but name (R5 made them so): kept as those properties
-# (code, type, concept-properties meaning), so an expansion shows them as the reference servers do
-EXTENSION_PROPERTIES = {SD + "codesystem-conceptOrder": ("order", "decimal", "order"),
-                        SD + "itemWeight": ("weight", "decimal", "itemWeight"),
-                        SD + "codesystem-label": ("label", "string", "label")}
-# presentation extensions an expansion carries over to `contains`, kept as string properties named by url
-CARRIED_EXTENSIONS = (SD + "rendering-style", SD + "rendering-xhtml")
 # the concept properties http://hl7.org/fhir/concept-properties defines
 KNOWN_PROPERTIES = frozenset({"inactive", "deprecated", "notSelectable", "parent", "child", "partOf", "synonym",
                               "comment", "itemWeight", "status", "effectiveDate", "retirementDate", "alternateCode"})

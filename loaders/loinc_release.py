@@ -14,14 +14,14 @@ with no version to be found the load stops and says how to give one."""
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from termsvc.errors import LoadError
+from termsvc.loaders.release_files import ReleaseMember, list_release
 
 LOINC_TABLE = "Loinc.csv"
 PART = "Part.csv"
@@ -47,10 +47,14 @@ VARIANT_FILE = re.compile(r"^([a-z]{2,3})([A-Z]{2})(\d+)LinguisticVariant\.csv$"
 _VERSION = re.compile(r"(?<![\d.])(\d+\.\d+)(?![\d.])")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReleaseFile:
     name: str  # path inside the release, for messages and checksums
-    size: int
+    source: ReleaseMember
+
+    @property
+    def size(self) -> int:
+        return self.source.size
 
 
 @dataclass
@@ -59,7 +63,6 @@ class Release:
 
     root: Path
     files: dict[str, list[ReleaseFile]] = field(default_factory=dict)
-    _zip: zipfile.ZipFile | None = None
 
     def find(self, base_name: str) -> ReleaseFile | None:
         found = self.files.get(base_name.lower(), [])
@@ -76,42 +79,17 @@ class Release:
                if VARIANT_FILE.match(PurePosixPath(f.name).name)]
         return sorted(out, key=lambda f: f.name)
 
-    @contextmanager
-    def open(self, item: ReleaseFile) -> Iterator[IO[bytes]]:
-        if self._zip is not None:
-            with self._zip.open(item.name) as handle:
-                yield handle
-        else:
-            with (self.root / item.name).open("rb") as handle:
-                yield handle
-
-    def close(self) -> None:
-        if self._zip is not None:
-            self._zip.close()
+    def open(self, item: ReleaseFile) -> AbstractContextManager[IO[bytes]]:
+        return item.source.open()
 
 
 @contextmanager
 def open_release(path: Path) -> Iterator[Release]:
-    if path.is_dir():
-        release = Release(path)
-        for item in sorted(path.rglob("*")):
-            if item.is_file():
-                _add(release, ReleaseFile(item.relative_to(path).as_posix(), item.stat().st_size))
-    elif path.is_file() and zipfile.is_zipfile(path):
-        archive = zipfile.ZipFile(path)
-        release = Release(path, _zip=archive)
-        for info in archive.infolist():
-            if not info.is_dir():
-                _add(release, ReleaseFile(info.filename, info.file_size))
-    elif path.exists():
-        raise LoadError(str(path), "not a LOINC release: expected a folder or a zip file")
-    else:
-        raise LoadError(str(path), "no such file or folder")
-    try:
-        check_complete(release)
-        yield release
-    finally:
-        release.close()
+    release = Release(path)
+    for inside, member in list_release(path, "a LOINC release"):
+        _add(release, ReleaseFile(inside.as_posix(), member))
+    check_complete(release)
+    yield release
 
 
 def _add(release: Release, item: ReleaseFile) -> None:
@@ -132,7 +110,7 @@ def check_complete(release: Release) -> None:
 def release_version(release: Release, given: str | None) -> str:
     if given:
         return given.strip()
-    names = [release.root.stem if release._zip is not None else release.root.name]
+    names = [release.root.stem if release.root.is_file() else release.root.name]
     tops = {PurePosixPath(f.name).parts[0] for group in release.files.values() for f in group
             if len(PurePosixPath(f.name).parts) > 1}
     if len(tops) == 1:

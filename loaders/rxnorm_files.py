@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -19,6 +18,7 @@ from typing import IO, Final
 
 from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress
+from termsvc.loaders.release_files import ReleaseMember, list_release
 from termsvc.store.loadrun import SourcePosition
 
 LAYOUTS: Final[dict[str, tuple[str, ...]]] = {
@@ -68,24 +68,17 @@ def parse_row(line: str, columns: tuple[str, ...], file: str, number: int) -> li
 @dataclass(frozen=True)
 class RrfFile:
     name: str  # NLM's file name, e.g. RXNCONSO.RRF
-    label: str  # what errors call it: the file's path, or zip!member
-    path: Path  # the file, or the zip holding it
-    member: str | None = None
+    source: ReleaseMember
 
-    @contextmanager
-    def open(self) -> Iterator[IO[bytes]]:
-        if self.member is None:
-            with self.path.open("rb") as handle:
-                yield handle
-            return
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
-            yield handle
+    @property
+    def label(self) -> str:
+        return self.source.label
+
+    def open(self) -> AbstractContextManager[IO[bytes]]:
+        return self.source.open()
 
     def size(self) -> int:
-        if self.member is None:
-            return self.path.stat().st_size
-        with zipfile.ZipFile(self.path) as archive:
-            return archive.getinfo(self.member).file_size
+        return self.source.size
 
 
 @dataclass
@@ -136,32 +129,10 @@ def _collect(candidates: list[tuple[PurePosixPath, RrfFile]], where: str) -> Rel
 def find_release(path: Path) -> Release:
     """The RxNorm release at `path`: a zip, a release folder (holding rrf/), or the rrf folder itself. A full
     release's prescribe/rrf/ subset is passed over; point at that folder to load the subset alone."""
-    if not path.exists():
-        raise LoadError(str(path), "no such file or folder")
-    if path.is_file():
-        if not zipfile.is_zipfile(path):
-            raise LoadError(str(path), "expected an RxNorm release folder or zip file")
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile as exc:
-            raise LoadError(str(path), f"not a readable zip file ({exc})") from None
-        candidates = []
-        for member in names:
-            member_path = PurePosixPath(member)
-            name = member_path.name.upper()
-            if name in LAYOUTS:
-                candidates.append((member_path.parent, RrfFile(name, f"{path}!{member}", path, member)))
-        release = _collect(candidates, str(path))
-        release.release_date = _date_in(path.name) or _date_in(release.root)
-        return release
-    candidates = []
-    for item in path.rglob("*"):
-        name = item.name.upper()
-        if name in LAYOUTS and item.is_file():
-            candidates.append((PurePosixPath(item.parent.relative_to(path).as_posix()), RrfFile(name, str(item), item)))
+    candidates = [(inside.parent, RrfFile(inside.name.upper(), member))
+                  for inside, member in list_release(path, "an RxNorm release") if inside.name.upper() in LAYOUTS]
     release = _collect(candidates, str(path))
-    release.release_date = _date_in(str(path.resolve())) or _date_in(release.root)
+    release.release_date = _date_in(path.name if path.is_file() else str(path.resolve())) or _date_in(release.root)
     return release
 
 

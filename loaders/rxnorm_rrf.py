@@ -382,7 +382,7 @@ def _checksums(run: LoadRun, path: Path, release: Release) -> None:
         run.checksums[path.name] = sha256_of(path)
         return
     for name, rrf in sorted(release.files.items()):
-        run.checksums[name] = sha256_of(rrf.path)
+        run.checksums[name] = sha256_of(rrf.source.path)
 
 
 def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None = None,

@@ -1,7 +1,11 @@
 """Finding and reading the files of SNOMED CT RF2 release packages (folders or zips).
 
-A package is the folder holding a `Snapshot/` folder (or, for flat copies, the folder holding the files);
-only Snapshot files are read, recognised by the RF2 file-name patterns. Rows are read strictly: exact
+A package is laid out as the Release File Specification ships it: `{Full,Snapshot,Delta}/Terminology/` and
+`.../Refset/{Content,Language,Map,Metadata}/`. Its root is the folder holding `Snapshot/`; for a copy without
+that level, the folder holding `Terminology/` and `Refset/`; for a flat copy, the folder holding the files.
+Only Snapshot files are read, recognised by the RF2 file-name pattern
+`{FileType}_{ContentType}_{ContentSubType}_{CountryNamespace}_{VersionDate}.txt` (FileType `sct2`/`der2`, or
+`xsct2`/`xder2` for files not released for production use); anything under `Full/` or `Delta/` is ignored. Rows are read strictly: exact
 header, exact field count, UTF-8 without BOM. The snowstorm test samples carry `#` comment lines and blank
 lines, which real releases never contain (every real row starts with an SCTID or UUID), so those are skipped."""
 
@@ -91,20 +95,33 @@ class Package:
         return max(dates) if dates else None
 
 
+# Folders of the release layout under a package root; a file under Full/ or Delta/ is never a Snapshot file
+_CONTENT_FOLDERS: Final = ("Terminology", "Refset")
+_OTHER_RELEASE_TYPES: Final = frozenset({"Full", "Delta"})
+
+
 def classify(file_name: str) -> str | None:
     """The kind of a Snapshot file from its RF2 name, or None for files this loader does not read."""
     if "Snapshot" not in file_name or not file_name.endswith(".txt"):
         return None
+    if file_name.startswith("x"):  # xsct2_ / xder2_: the same files, marked not for production use
+        file_name = file_name[1:]
     for kind, (prefix, _header) in KINDS.items():
         if file_name.startswith(prefix):
             return kind
     return None
 
 
-def _package_root(parts: tuple[str, ...]) -> str:
-    if "Snapshot" in parts[:-1]:
-        return "/".join(parts[:parts.index("Snapshot")]) or "."
-    return "/".join(parts[:-1]) or "."
+def _package_root(parts: tuple[str, ...]) -> str | None:
+    """The package root of a file at `parts` (relative to what was named), or None for a file under a Full/ or
+    Delta/ folder."""
+    folders = parts[:-1]
+    if _OTHER_RELEASE_TYPES.intersection(folders):
+        return None
+    for level in ("Snapshot", *_CONTENT_FOLDERS):
+        if level in folders:
+            return "/".join(folders[:folders.index(level)]) or "."
+    return "/".join(folders) or "."
 
 
 def _add(packages: dict[str, Package], kind: str, rf2: Rf2File) -> None:
@@ -120,9 +137,9 @@ def _scan_zip(path: Path, packages: dict[str, Package]) -> None:
         for member in sorted(archive.namelist()):
             parts = PurePosixPath(member).parts
             kind = classify(parts[-1]) if parts else None
-            if kind:
-                _add(packages, kind, Rf2File(kind, f"{path}!{member}", path, member,
-                                             f"{path}!{_package_root(parts)}"))
+            root = _package_root(parts) if kind else None
+            if kind and root is not None:
+                _add(packages, kind, Rf2File(kind, f"{path}!{member}", path, member, f"{path}!{root}"))
 
 
 def find_packages(paths: list[Path]) -> list[Package]:
@@ -141,18 +158,22 @@ def find_packages(paths: list[Path]) -> list[Package]:
                 _scan_zip(item, packages)
                 continue
             kind = classify(item.name)
-            if kind and item.is_file():
-                parts = item.relative_to(path).parts
-                root = path.joinpath(_package_root(parts))
-                _add(packages, kind, Rf2File(kind, str(item), item, None, str(root)))
+            root = _package_root(item.relative_to(path).parts) if kind else None
+            if kind and root is not None and item.is_file():
+                _add(packages, kind, Rf2File(kind, str(item), item, None, str(path.joinpath(root))))
     if not packages:
-        raise LoadError(", ".join(map(str, paths)), "no SNOMED CT RF2 Snapshot files found (expected "
-                        "sct2_Concept_Snapshot_*.txt and the other RF2 files, in a folder or a zip)")
+        raise LoadError(", ".join(map(str, paths)), "no SNOMED CT RF2 Snapshot files found (expected a release "
+                        "package: Snapshot/Terminology/sct2_Concept_Snapshot_*.txt and the other RF2 files, in a "
+                        "folder or a zip; Full/ and Delta/ files are not read)")
     found = [packages[key] for key in sorted(packages)]
     for package in found:
         for kind, pattern in REQUIRED.items():
             if not package.of(kind):
-                raise LoadError(package.root, f"the RF2 release is missing its {kind} snapshot file ({pattern})")
+                present = sorted({f.name.rsplit("/", 1)[-1].rsplit("!", 1)[-1] for fs in package.files.values()
+                                  for f in fs})
+                raise LoadError(package.root, f"this RF2 release package has no {kind} snapshot file ({pattern}); "
+                                f"it holds {', '.join(present[:5])}{', ...' if len(present) > 5 else ''}. Name the "
+                                "package's root folder (the one holding Snapshot/, or Terminology/ and Refset/)")
     return found
 
 

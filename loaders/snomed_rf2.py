@@ -6,7 +6,9 @@ System `http://snomed.info/sct`, version `http://snomed.info/sct/{module}/versio
   When an extension package is among those loaded, its module names the edition. Override with `module=`.
 - date: the release date in the edition package's RF2 file names (`..._YYYYMMDD.txt`, the latest one; equal to
   the release's maximum effectiveTime in published releases, and known before any row is read); when the names
-  carry none, the latest concept effectiveTime. Override with `effective_time=`.
+  carry none, the latest concept effectiveTime. Override with `effective_time=` (or `version=`, a whole
+  version URI); `experimental=True` names it `http://snomed.info/xsct/...` (see snomed_edition). Rows with a
+  blank effectiveTime are versioned with this date.
 
 Extensions: every package found under `path` (a parent folder holding both, or a zip with both) and under the
 `base=` option (a path or list of paths, e.g. the International release) goes into the ONE version of the
@@ -43,6 +45,15 @@ from typing import Any, Final
 
 from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress, sha256_of
+from termsvc.loaders.snomed_edition import (
+    INTERNATIONAL,
+    Edition,
+    Requested,
+    choose,
+    date_key,
+    main_module,
+    requested,
+)
 from termsvc.loaders.snomed_files import Package, Rf2File, find_packages, read_rows
 from termsvc.loaders.snomed_ids import sctid_problem
 from termsvc.loaders.snomed_refsets import (
@@ -61,7 +72,6 @@ from termsvc.loaders.snomed_refsets import (
 from termsvc.store import tables as t
 from termsvc.store.loadrun import DESIGNATION_COLUMNS, CodeSystemWriter, LoadRun
 
-INTERNATIONAL: Final = "900000000000207008"
 FSN: Final = "900000000000003001"
 SYNONYM: Final = "900000000000013009"
 DEFINITION: Final = "900000000000550004"
@@ -83,6 +93,7 @@ PROPERTIES: Final = [
     {"code": REFSET_PROPERTY, "type": "code", "description": "A (simple or map) reference set the concept is in"},
 ]
 _DISPLAY_WORST: Final = 99
+INACTIVE_COLUMNS: Final = ("concept_id", "language", "use_system", "use_code", "value")
 
 
 @dataclass
@@ -109,7 +120,7 @@ class Concepts:
         packed = d << 20 | m << 2 | fully_defined << 1 | active
         previous = self.flags.get(key)
         # the same concept in two packages (an edition and its base): the later state wins
-        if previous is None or self.dates[previous >> 20] <= date:
+        if previous is None or date_key(self.dates[previous >> 20]) <= date_key(date):
             self.flags[key] = packed
 
 
@@ -137,9 +148,9 @@ def _read_concepts(run: LoadRun, packages: list[Package], progress: Progress, st
             for fields in read_rows(rf2, position, progress):
                 code, date, active, module, status = fields
                 _id_error(rf2, position.line, "id", code, "concept", strict)
-                if len(date) != 8 or not date.isdigit():
-                    raise LoadError(rf2.name, f"effectiveTime {date!r} is not YYYYMMDD", line=position.line,
-                                    field_name="effectiveTime")
+                if date and (len(date) != 8 or not date.isdigit()):
+                    raise LoadError(rf2.name, f"effectiveTime {date!r} is not YYYYMMDD (or blank, for a component "
+                                    "not yet released)", line=position.line, field_name="effectiveTime")
                 if status != FULLY_DEFINED and status != PRIMITIVE:
                     raise LoadError(rf2.name, f"definitionStatusId {status!r} is neither {PRIMITIVE} (primitive) "
                                     f"nor {FULLY_DEFINED} (fully defined)", line=position.line,
@@ -152,38 +163,17 @@ def _read_concepts(run: LoadRun, packages: list[Package], progress: Progress, st
     return concepts
 
 
-def _main_module(run: LoadRun, package: Package, concepts: Concepts, progress: Progress) -> str:
-    """An extension's modules have namespaced SCTIDs (partition 10); International modules never do. So the
-    package's main module is its namespaced module with most concepts (descriptions if it has no concepts),
-    else the International core module. Module dependency refsets do not settle it: in the International
-    release the leaf is a map module, not the core."""
-    counts = concepts.module_counts.get(package.root) or collections.Counter()
-    if not counts:
-        for rf2 in package.of("description"):
-            for fields in read_rows(rf2, run.position, progress):
-                counts[fields[3]] += 1
-    namespaced = [(n, m) for m, n in counts.items() if m[-3:-1] == "10"]
-    if namespaced:
-        return max(namespaced)[1]
-    return INTERNATIONAL
-
-
 def _edition(run: LoadRun, packages: list[Package], concepts: Concepts, progress: Progress,
-             module: str | None, effective_time: str | None) -> tuple[str, str]:
-    mains = {package.root: _main_module(run, package, concepts, progress) for package in packages}
-    if module is None:
-        extensions = sorted({m for m in mains.values() if m != INTERNATIONAL})
-        if len(extensions) > 1:
-            raise LoadError(", ".join(p.root for p in packages), "these packages belong to several extensions ("
-                            f"{', '.join(extensions)}); load one at a time or name the edition with module=")
-        module = extensions[0] if extensions else INTERNATIONAL
-    if effective_time is None:
-        dates = [d for p in packages if mains[p.root] == module for d in [p.date] if d]
-        effective_time = max(dates) if dates else max(concepts.dates, default=None)
-    if not effective_time or len(effective_time) != 8 or not effective_time.isdigit():
-        raise LoadError(packages[0].root, f"cannot tell the release date (got {effective_time!r}); pass "
-                        "effective_time=YYYYMMDD")
-    return module, effective_time
+             wanted: Requested) -> Edition:
+    mains = {}
+    for package in packages:
+        counts = concepts.module_counts.get(package.root) or collections.Counter()
+        if not counts:
+            for rf2 in package.of("description"):
+                for fields in read_rows(rf2, run.position, progress):
+                    counts[fields[3]] += 1
+        mains[package.root] = main_module(package, counts)
+    return choose(packages, mains, concepts, wanted)
 
 
 def _read_language(run: LoadRun, packages: list[Package], progress: Progress
@@ -261,6 +251,7 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
     target = _target_refset(language, refsets, tags)
     base_language = language.split("-")[0].lower()
     rows = Batch(run, t.Designation.__table__, DESIGNATION_COLUMNS)  # type: ignore[attr-defined]
+    retired = Batch(run, t.InactiveDesignation.__table__, INACTIVE_COLUMNS)  # type: ignore[attr-defined]
     concept_id = writer.concept_id
     result = Descriptions()
     best, definitions, flags = result.best, result.definitions, concepts.flags
@@ -272,9 +263,13 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                 description, concept, lang, type_id, term = fields[0], fields[4], fields[5], fields[6], fields[7]
                 _id_error(rf2, position.line, "id", description, "description", strict)
                 mask = masks.pop(int(description), 0)
-                if fields[2] != "1":
-                    continue
                 key = int(concept) if concept.isdigit() else -1
+                if fields[2] != "1":
+                    if key in flags and type_id != DEFINITION and rf2.kind == "description":
+                        # a retired display: $validate-code warns of it rather than failing
+                        use = USES.get(type_id) or (SYSTEM, type_id, None)
+                        retired.add((concept_id(concept), lang, use[0], use[1], term))
+                    continue
                 if key not in flags:
                     if strict or key < 0:
                         raise LoadError(rf2.name, f"description {description} names concept {concept!r}, which is "
@@ -300,6 +295,7 @@ def _read_descriptions(run: LoadRun, writer: CodeSystemWriter, packages: list[Pa
                 if rank < best.get(key, (_DISPLAY_WORST + 1, ""))[0]:
                     best[key] = (rank, term)
     rows.flush()
+    retired.flush()
     if unknown:
         run.counts["skipped: descriptions of unknown concepts"] = unknown
     if masks:
@@ -324,7 +320,8 @@ def _unknown_descriptions(run: LoadRun, packages: list[Package], masks: dict[int
                                     field_name="referencedComponentId")
 
 
-def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: Descriptions) -> dict[str, str]:
+def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: Descriptions, release_date: str
+                    ) -> dict[str, str]:
     """Write every concept with its properties; return the displays by code, which the relationship and
     refset readers show beside the concepts they point at."""
     best, definitions, modules, dates = descriptions.best, descriptions.definitions, concepts.modules, concepts.dates
@@ -344,7 +341,7 @@ def _write_concepts(writer: CodeSystemWriter, concepts: Concepts, descriptions: 
         add_property((cid, cs, "inactive", "boolean", "false" if active else "true", None, None))
         add_property((cid, cs, "moduleId", "code", modules[packed >> 2 & 0x3FFFF], None, None))
         add_property((cid, cs, "sufficientlyDefined", "boolean", "true" if packed & 2 else "false", None, None))
-        date = dates[packed >> 20]
+        date = dates[packed >> 20] or release_date
         add_property((cid, cs, "effectiveTime", "dateTime", f"{date[:4]}-{date[4:6]}-{date[6:]}", None, None))
     properties.flush()
     return displays
@@ -373,19 +370,24 @@ def _cycle_error(run: LoadRun, files: list[Rf2File], progress: Progress, error: 
 
 def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None = None,
          base: Path | str | Sequence[Path | str] | None = None, language: str = "en-US", module: str | None = None,
-         effective_time: str | None = None, strict: bool = True, dialects: dict[str, str] | None = None,
-         **options: Any) -> None:
+         effective_time: str | None = None, version: str | None = None, experimental: bool = False,
+         strict: bool = True, dialects: dict[str, str] | None = None, **options: Any) -> None:
     if options:
-        raise TypeError(f"unknown SNOMED CT loader options: {', '.join(sorted(options))}")
+        raise LoadError(str(path), f"the SNOMED CT loader has no option {', '.join(sorted(options))}; it takes "
+                        "base, module, effective_time, version, experimental, language, dialects and strict")
+    wanted = requested(str(path), version, module, effective_time, experimental)
     packages = find_packages([Path(path), *_as_paths(base)])
     with run.timed("snomed: checksums"):
         _checksums(run, packages)
     with run.timed("snomed: concepts"):
         concepts = _read_concepts(run, packages, progress, strict)
-        module, date = _edition(run, packages, concepts, progress, module, effective_time)
-    version = f"{SYSTEM}/{module}/version/{date}"
+        edition = _edition(run, packages, concepts, progress, wanted)
+    module, date, version = edition.module, edition.date, edition.version
+    if edition.experimental and current is None:
+        current = False  # test content never displaces a production edition unless asked
     writer = run.code_system({
-        "resourceType": "CodeSystem", "id": f"sct-{module}-{date}", "url": SYSTEM, "version": version,
+        "resourceType": "CodeSystem", "id": f"{'x' if edition.experimental else ''}sct-{module}-{date}",
+        "url": SYSTEM, "version": version, **({"experimental": True} if edition.experimental else {}),
         "name": "SNOMED_CT", "title": "SNOMED CT" + ("" if module == INTERNATIONAL else f" (module {module})"),
         "status": "active", "publisher": "SNOMED International", "caseSensitive": False,
         "hierarchyMeaning": "is-a", "compositional": True, "valueSet": f"{SYSTEM}?fhir_vs",
@@ -397,7 +399,7 @@ def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None =
                                           language, strict)
         del masks
     with run.timed("snomed: concepts"):
-        displays = _write_concepts(writer, concepts, descriptions)
+        displays = _write_concepts(writer, concepts, descriptions, date)
     del descriptions
     codes = {str(key) for key in concepts.flags}
     del concepts

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from termsvc.api.app import create_app
-from termsvc.api.write_checks import validate
 from termsvc.auth import tokens
 from termsvc.errors import Invalid
 from termsvc.fhir_xml import to_xml
+from termsvc.ops.write_checks import validate
 from termsvc.settings import Settings
 
 SRC = "http://example.org/cs/lab-local"

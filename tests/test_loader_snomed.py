@@ -434,5 +434,5 @@ def test_parent_folder_with_base_and_extension_loads_the_extension_edition(engin
 
 
 def test_release_date_and_module_can_be_named(engine: Engine) -> None:
-    _load(engine, _mini_ct(), effective_time="20190131", module="999000011000000103")
-    assert _scalar(engine, "SELECT version FROM code_system") == f"{SCT}/999000011000000103/version/20190131"
+    _load(engine, _mini_ct(), effective_time="20190131", module="900000000000012004")
+    assert _scalar(engine, "SELECT version FROM code_system") == f"{SCT}/900000000000012004/version/20190131"

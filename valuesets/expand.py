@@ -10,6 +10,7 @@ from sqlalchemy import Connection, text
 
 from termsvc.store import queries as q
 from termsvc.valuesets.compose import Compiled
+from termsvc.valuesets.sql import SqlBuilder
 
 COLUMNS = "c.concept_id, c.code_system_id, c.code, c.display, c.definition, c.active, c.abstract, c.status"
 
@@ -83,19 +84,23 @@ def _like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _in_ids(conn: Connection, column: str, ids: list[int]) -> tuple[str, dict[str, Any]]:
+    """`column IN (the ids)`, the ids bound as one parameter: an expansion of thousands of codes is not
+    thousands of bound parameters (each costs SQLAlchemy and the driver more than the rows it finds)."""
+    sql = SqlBuilder(conn.dialect.name)
+    return f"{column} IN ({sql.id_set(ids)})", sql.params
+
+
 def designations_for(conn: Connection, ids: list[int]) -> dict[int, list[q.DesignationRow]]:
     if not ids:
         return {}
     out: dict[int, list[q.DesignationRow]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        binds = ", ".join(f":i{n}" for n in range(len(chunk)))
-        rows = conn.execute(text("SELECT concept_id, language, use_system, use_code, use_display, value, preferred "
-                                 f"FROM designation WHERE concept_id IN ({binds}) ORDER BY designation_id"),
-                            {f"i{n}": v for n, v in enumerate(chunk)}).all()
-        for r in rows:
-            out.setdefault(int(r[0]), []).append(
-                q.DesignationRow(r[1], r[2], r[3], r[4], r[5], None if r[6] is None else bool(r[6])))
+    where, params = _in_ids(conn, "concept_id", ids)
+    rows = conn.execute(text("SELECT concept_id, language, use_system, use_code, use_display, value, preferred "
+                             f"FROM designation WHERE {where} ORDER BY designation_id"), params).all()
+    for r in rows:
+        out.setdefault(int(r[0]), []).append(
+            q.DesignationRow(r[1], r[2], r[3], r[4], r[5], None if r[6] is None else bool(r[6])))
     return out
 
 
@@ -103,27 +108,22 @@ def properties_for(conn: Connection, ids: list[int], names: list[str]) -> dict[i
     if not ids or not names:
         return {}
     out: dict[int, list[q.PropertyRow]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        binds = ", ".join(f":i{n}" for n in range(len(chunk)))
-        pbinds = ", ".join(f":n{n}" for n in range(len(names)))
-        params: dict[str, Any] = {f"i{n}": v for n, v in enumerate(chunk)}
-        params.update({f"n{n}": v for n, v in enumerate(names)})
-        rows = conn.execute(text("SELECT concept_id, code, type, value, value_system, value_display FROM "
-                                 f"concept_property WHERE concept_id IN ({binds}) AND code IN ({pbinds}) "
-                                 "ORDER BY concept_property_id"), params).all()
-        for r in rows:
-            out.setdefault(int(r[0]), []).append(q.PropertyRow(r[1], r[2], r[3], r[4], r[5]))
+    where, params = _in_ids(conn, "concept_id", ids)
+    pbinds = ", ".join(f":n{n}" for n in range(len(names)))
+    params.update({f"n{n}": v for n, v in enumerate(names)})
+    rows = conn.execute(text("SELECT concept_id, code, type, value, value_system, value_display FROM "
+                             f"concept_property WHERE {where} AND code IN ({pbinds}) "
+                             "ORDER BY concept_property_id"), params).all()
+    for r in rows:
+        out.setdefault(int(r[0]), []).append(q.PropertyRow(r[1], r[2], r[3], r[4], r[5]))
     return out
 
 
 def parent_edges(conn: Connection, ids: list[int]) -> list[tuple[int, int]]:
     """(parent_id, child_id) of the direct is-a links into the given concepts."""
-    out: list[tuple[int, int]] = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        binds = ", ".join(f":i{n}" for n in range(len(chunk)))
-        rows = conn.execute(text(f"SELECT parent_id, child_id FROM concept_edge WHERE child_id IN ({binds}) "
-                                 "ORDER BY child_id, parent_id"), {f"i{n}": v for n, v in enumerate(chunk)}).all()
-        out.extend((int(r[0]), int(r[1])) for r in rows)
-    return out
+    if not ids:
+        return []
+    where, params = _in_ids(conn, "child_id", ids)
+    rows = conn.execute(text(f"SELECT parent_id, child_id FROM concept_edge WHERE {where} "
+                             "ORDER BY child_id, parent_id"), params).all()
+    return [(int(r[0]), int(r[1])) for r in rows]

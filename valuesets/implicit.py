@@ -12,9 +12,9 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 
 
-def _value_set(url: str, include: dict[str, Any], name: str) -> dict[str, Any]:
-    return {"resourceType": "ValueSet", "url": url, "name": name, "status": "active",
-            "compose": {"include": [include]}}
+def _value_set(url: str, include: dict[str, Any], name: str, title: str | None = None) -> dict[str, Any]:
+    return {"resourceType": "ValueSet", "url": url, "name": name, **({"title": title} if title else {}),
+            "status": "active", "compose": {"include": [include]}}
 
 
 def _snomed(url: str) -> dict[str, Any] | None:
@@ -39,6 +39,8 @@ def _snomed(url: str) -> dict[str, Any] | None:
         include["filter"] = [{"property": "refset", "op": "exists", "value": "true"}]
     elif rest:
         return None
+    else:  # all of an edition: named as tx.fhir.org names it (the ecosystem suite's snomed mode)
+        return _value_set(url, include, "ALLSNOMEDCT", "SNOMED CT Reference Set (All of SNOMED CT)")
     return _value_set(url, include, "SNOMED CT implicit value set")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from termsvc.errors import NotFound
 from termsvc.store import queries as q
-from termsvc.store.versions import version_key
+from termsvc.store.versions import names_snomed_edition, version_key
 
 
 def _canonicals(values: list[str]) -> dict[str, str]:
@@ -42,7 +42,7 @@ class VersionRules:
 
 def version_matches(stored: str, wanted: str) -> bool:
     """Exact, or with wildcard segments ('1.x', '1.0.*', '1.x.x'); a bare '1' does not match '1.0.0'."""
-    if stored == wanted:
+    if stored == wanted or names_snomed_edition(stored, wanted):
         return True
     parts = wanted.split(".")
     if not any(p in ("x", "X", "*") for p in parts):

@@ -11,10 +11,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
 from termsvc.api import handlers
-from termsvc.api.outcome import issue, outcome
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
 from termsvc.auth.bearer import read_access
+from termsvc.ops.outcome import issue, outcome
 from termsvc.settings import Settings
 from termsvc.store.engine import make_engine
 

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from termsvc.api.outcome import from_error, issue, outcome
 from termsvc.api.render import fhir_response
 from termsvc.errors import TermsvcError
+from termsvc.ops.outcome import from_error, issue, outcome
 
 log = logging.getLogger("termsvc.api")
 

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from termsvc.api.outcome import from_error
 from termsvc.errors import Invalid, TermsvcError, TooCostly
+from termsvc.ops.outcome import from_error
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # a batch is answered in one response: past this many entries the client should send several

@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy import Connection
 
 from termsvc.store import queries as q
-from termsvc.store.versions import version_key
+from termsvc.store.versions import names_snomed_edition, version_key
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def split_canonical(system: str, version: str | None) -> tuple[str, str | None]:
 
 def _version_matches(stored: str, wanted: str) -> bool:
     # FHIR allows a partial version ("1.0" for "1.0.2") where the code system's versions are semver-like.
-    return stored == wanted or stored.startswith(wanted + ".")
+    return stored == wanted or stored.startswith(wanted + ".") or names_snomed_edition(stored, wanted)
 
 
 def resolve(conn: Connection, url: str, version: str | None = None) -> Resolution:

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, LoadError
 from termsvc.loaders.fhir_resources import write_code_system
+from termsvc.ops.params import OpParams
+from termsvc.store import generation
 from termsvc.store.loadrun import LoadRun
 from termsvc.store.resources import store_concept_map, store_value_set
 
@@ -34,6 +35,7 @@ def op_connection(engine: Engine, params: OpParams) -> Iterator[Connection]:
         if not resources:
             if conn.dialect.name == "postgresql":
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            generation.open_for_reads(conn)
             yield conn
             return
         if conn.dialect.name == "sqlite":

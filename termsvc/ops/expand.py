@@ -14,12 +14,14 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, text
 
-from termsvc.api.params import OpParams
+from termsvc.concept_extensions import CARRIED_EXTENSIONS
 from termsvc.errors import Invalid, TooCostly
-from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS
 from termsvc.ops import expansion_cache
+from termsvc.ops import snomed as sct
 from termsvc.ops.codesystems import language_matches, parse_languages
+from termsvc.ops.params import OpParams
 from termsvc.store import queries as q
+from termsvc.store.cache import GenerationCache, cached
 from termsvc.store.versions import version_key
 from termsvc.valuesets.compose import Compiled, Compiler
 from termsvc.valuesets.expand import Query, Row, designations_for, parent_edges, properties_for
@@ -243,7 +245,7 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
                    if p.code in CARRIED]
         if carried:
             entry["extension"] = entry.get("extension", []) + carried
-        if row.status and row.status != "active":
+        if _unusual(row.status):
             props.append(("status", {"valueCode": row.status}))
         if props:
             entry["extension"] = entry.get("extension", []) + [{
@@ -251,6 +253,12 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
                 for code, value in props]
         out.append(entry)
     return out
+
+
+def _unusual(status: str | None) -> bool:
+    """A status worth a property on the code: not active. Publishers spell it their way (LOINC: ACTIVE, a
+    status every active code has, which the request did not ask for)."""
+    return bool(status) and str(status).lower() != "active"
 
 
 def nest(conn: Connection, rows: list[Row], contains: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -292,7 +300,7 @@ def _declared_properties(conn: Connection, compiled: Compiled, names: tuple[str,
     seen: set[str] = {"status", "definition"}
     if "definition" in names:
         out.append(_property_extension("definition", CONCEPT_PROPERTIES + "definition"))
-    if any(r.status and r.status != "active" for r in rows):
+    if any(_unusual(r.status) for r in rows):
         out.append(_property_extension("status", CONCEPT_PROPERTIES + "status"))
     for cs_id in [*supplements, *compiled.used_systems]:
         declared = conn.execute(text("SELECT code, uri FROM code_system_property WHERE code_system_id = :cs"),
@@ -425,7 +433,31 @@ def _canonical(value_set: dict[str, Any]) -> str:
     return f"{url}|{value_set['version']}" if value_set.get("version") else str(url)
 
 
+# finished expansions, by everything an answer depends on besides the store (which the generation stands for):
+# the value set itself, the request's parameters, the languages it asked for and the size limit. Weighed in codes.
+_FINISHED: GenerationCache[dict[str, Any]] = GenerationCache("expansions", 1024, max_weight=200_000)
+
+
 def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[str, Any]:
+    """The expansion (a dict the caller must not change: it may be served again). An expansion is the same
+    for the same value set, parameters and store, so a finished one is kept until the store changes; it keeps
+    its identifier and timestamp (R4 lets an expansion keep its identifier while those factors stay the same)."""
+    key = orjson.dumps([request.value_set, params.items, request.languages, request.header_language,
+                        request.hard_language, request.threshold], option=orjson.OPT_SORT_KEYS, default=str)
+    return cached(_FINISHED, conn, key, lambda: _expand(conn, params, request), weight=_codes)
+
+
+def _codes(result: dict[str, Any]) -> int:
+    """Entries of an expansion, nested ones included: what an expansion costs to keep."""
+    pending, count = list(result.get("expansion", {}).get("contains", [])), 0
+    while pending:
+        entry = pending.pop()
+        count += 1
+        pending.extend(entry.get("contains", []))
+    return count + 1
+
+
+def _expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[str, Any]:
     request.rules = request.rules or VersionRules()
     compiler = Compiler(conn, request.rules, find_value_set)
     compiled = compiler.compile(request.value_set, "c")
@@ -471,6 +503,9 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
             {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed", "valueBoolean": True},
             {"url": "http://hl7.org/fhir/StructureDefinition/valueset-unclosed-reason",
              "valueString": "This extension is based on a fragment of the code system " + fragments[0].url}]
+    open_to_expressions = sct.unclosed(request.value_set)
+    if open_to_expressions and not fragments:
+        expansion["extension"] = open_to_expressions
     if request.offset or request.count is not None:
         expansion["offset"] = request.offset
     if parameters:
@@ -484,7 +519,9 @@ def expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[s
             and not compiled.enumerated and len(compiled.used_value_sets) == 1
             # with exclusions the hierarchy would have holes: listed flat, as the reference servers do
             and not (request.value_set.get("compose") or {}).get("exclude")
-            and not (request.text_filter and compiled.whole_system)):
+            and not (request.text_filter and compiled.whole_system)
+            # SNOMED CT is a polyhierarchy with a grammar: listed flat, as tx.fhir.org and Ontoserver do
+            and not any(cs.url == sct.SNOMED for cs in compiled.used_systems.values())):
         contains = nest(conn, rows, contains)
     if contains:
         expansion["contains"] = contains

@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from termsvc.api.params import OpParams
+from termsvc.ops.params import OpParams
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.expansion_tables import ExpansionWord
 from termsvc.valuesets.compose import Compiled

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from termsvc.concept_extensions import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.errors import Invalid, NotFound
-from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops import snomed as sct
 from termsvc.store import queries as q
 
 # Properties $lookup synthesises from the concept row and the hierarchy, beside the stored ones.
@@ -59,10 +60,14 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
     details = q.concept_details(conn, concept.concept_id)
     designations = details.designations
     languages = cs_ops.parse_languages(display_language)
-    out: list[dict[str, Any]] = [{"name": "name", "valueString": cs.row.name or cs.row.title or cs.url}]
+    snomed = sct.is_snomed(cs)
+    name = sct.lookup_name(cs) if snomed else cs.row.name or cs.row.title or cs.url
+    out: list[dict[str, Any]] = [{"name": "name", "valueString": name}]
     if cs.version:
         out.append({"name": "version", "valueString": cs.version})
     display = cs_ops.display_in(cs, concept, designations, languages)
+    if snomed:
+        designations = sct.designations(designations, display)
     if display is not None:
         out.append({"name": "display", "valueString": display})
     out.append({"name": "code", "valueCode": concept.code})
@@ -77,7 +82,7 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
         out.append({"name": "designation", "part": designation_parts(q.DesignationRow(
             cs.language, PREFERRED_FOR_LANGUAGE[0], PREFERRED_FOR_LANGUAGE[1], PREFERRED_FOR_LANGUAGE[2],
             concept.display, True))})
-    out.extend(_properties(concept, details, wanted))
+    out.extend(sct.properties(conn, cs, concept, details, wanted) if snomed else _properties(concept, details, wanted))
     for supplement in supplements:
         canonical = f"{supplement.url}|{supplement.version}" if supplement.version else supplement.url
         extra = q.find_concept(conn, supplement.id, concept.code)

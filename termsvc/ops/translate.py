@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
+from termsvc.ops.params import OpParams
 from termsvc.store.resources import concept_map_rows
 
 # equivalences that say the target does NOT stand for the source (R4 ConceptMap equivalence)

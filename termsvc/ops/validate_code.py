@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from termsvc.api.outcome import issue
 from termsvc.errors import Invalid
 from termsvc.ops import codesystems as cs_ops
 from termsvc.ops.lookup import find_code, unknown_system_message
+from termsvc.ops.outcome import issue
 from termsvc.store import queries as q
 from termsvc.valuesets.finder import stored_value_set
 
@@ -145,7 +145,7 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
                   "this context", paths.code, message_id="ABSTRACT_CODE_NOT_ALLOWED", details_code="code-rule")
     _status(check, concept, paths)
     if display is not None:
-        _check_display(check, cs, concept, designations, display, languages, paths, lenient_display)
+        _check_display(conn, check, cs, concept, designations, display, languages, paths, lenient_display)
     return check
 
 
@@ -212,7 +212,13 @@ def _choices(options: list[cs_ops.Display]) -> str:
     return f"one of {len(shown)} choices: " + ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
-def _check_display(check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.ConceptRow,
+def _quoted_list(options: list[cs_ops.Display]) -> str:
+    """The displays as the reference server lists them: sorted, comma-separated, quoted unless one word."""
+    values = sorted({d.value for d in options})
+    return ",".join(v if v.isalnum() else f'"{v}"' for v in values)
+
+
+def _check_display(conn: Connection, check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.ConceptRow,
                    designations: list[q.DesignationRow], given: str, languages: list[str],
                    paths: Paths, lenient: bool = False) -> None:
     # lenient display validation (a request option) reports a wrong display without failing the code
@@ -225,6 +231,12 @@ def _check_display(check: CodingCheck, cs: cs_ops.CodeSystemVersion, concept: q.
     else:
         candidates = every
     if any(d.value == given for d in candidates):
+        return
+    if given in q.inactive_designations(conn, concept.concept_id):
+        check.add("warning", "invalid", f"'{given}' is no longer considered a correct display for code "
+                  f"'{concept.code}' (status = inactive). The correct display is one of "
+                  f"{_quoted_list(candidates or every)}.", paths.display, message_id="INACTIVE_DISPLAY_FOUND",
+                  details_code="display-comment", in_message=False)
         return
     label = ",".join(languages) or "--"
     ref = f"{cs.url}#{concept.code}"

@@ -8,16 +8,18 @@ ecosystem."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, text
 
-from termsvc.api.outcome import issue
-from termsvc.api.params import OpParams
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops.expand import compose_parameters, standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
+from termsvc.ops.outcome import issue
+from termsvc.ops.params import OpParams
 from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding, to_parameters
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
@@ -196,161 +198,289 @@ def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str
     try:
         compiled = Compiler(conn, rules, find_value_set, lenient=True).compile(value_set, "c")
     except NotFound as exc:
-        # an import or include that cannot be found makes the answer "not valid", not a failed request
-        if exc.message_id == "VS_EXP_IMPORT_UNK_PINNED":
-            exc = _missing_pinned(conn, rules) or exc
-        if exc.message_id == "UNKNOWN_CODESYSTEM_EXP":
-            answered = _unknown_include_system(conn, params, value_set)
-            if answered is not None:
-                return answered
-        return _failed(exc, params)
-    supplements = resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement")))
+        return _compile_failed(conn, params, value_set, rules, exc)
     _check_display_language(params.string("displayLanguage"))
-    language = params.string("displayLanguage") or accept_language or _default_language(value_set)
-    lenient_display = params.boolean("lenient-display-validation", False) is True
-    membership_only = params.boolean("valueset-membership-only", False) is True
-    active_only = params.boolean("activeOnly", False) is True
-    abstract_allowed = params.boolean("abstract", True) is not False
-    infer = params.boolean("inferSystem", False) is True
     codings, concept, given_code = _codings(params)
-    checks: list[CodingCheck] = []
+    call = _Call(
+        conn, value_set, rules, compiled,
+        supplements=resolve_supplements(conn, required_supplements(value_set, _strings(params, "useSupplement"))),
+        language=params.string("displayLanguage") or accept_language or _default_language(value_set),
+        lenient_display=params.boolean("lenient-display-validation", False) is True,
+        membership_only=params.boolean("valueset-membership-only", False) is True,
+        active_only=params.boolean("activeOnly", False) is True,
+        abstract_allowed=params.boolean("abstract", True) is not False,
+        infer=params.boolean("inferSystem", False) is True,
+        concept=concept)
+    checks = [_check_one(call, coding, paths) for coding, paths in codings]
+    return _answer(call, checks, given_code)
+
+
+def _compile_failed(conn: Connection, params: OpParams, value_set: dict[str, Any], rules: VersionRules,
+                    exc: NotFound) -> dict[str, Any]:
+    """An import or include that cannot be found makes the answer "not valid", not a failed request."""
+    if exc.message_id == "VS_EXP_IMPORT_UNK_PINNED":
+        exc = _missing_pinned(conn, rules) or exc
+    if exc.message_id == "UNKNOWN_CODESYSTEM_EXP":
+        answered = _unknown_include_system(conn, params, value_set)
+        if answered is not None:
+            return answered
+    return _failed(exc, params)
+
+
+@dataclass
+class _Call:
+    """What every coding of one call is checked against, and what the checks found that the answer needs."""
+
+    conn: Connection
+    value_set: dict[str, Any]
+    rules: VersionRules
+    compiled: Compiled
+    supplements: Any
+    language: str | None
+    lenient_display: bool
+    membership_only: bool
+    active_only: bool
+    abstract_allowed: bool
+    infer: bool
+    concept: dict[str, Any] | None
     # checks answered from the value set's pinned version rather than the coding's own
-    mismatched: list[CodingCheck] = []
-    unresolved: list[CodingCheck] = []
-    for coding, paths in codings:
-        system, code = coding.get("system"), coding.get("code")
-        inferred_none = False
-        candidates: list[str] = []
-        if not system and infer and isinstance(code, str):
-            candidates = _infer_systems(conn, compiled, code)
-            system = candidates[0] if len(candidates) == 1 else None
-            inferred_none = system is None
-        version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None) or (
-            rules.default.get(system) if system else None) or (
-            # an include naming an unknown version: a version-check parameter still says which version to use
-            _latest_matching(conn, system, rules.check.get(system)) if system in compiled.unresolved else None) or (
-            _version_having(conn, compiled, system, code, coding.get("display"), language)
-            if system and isinstance(code, str) else None)
-        pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
-        mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
-        pattern = compiled.patterns.get(system) if system else None
-        member_in = compiled
-        if mismatch and pattern and version_matches(str(coding["version"]), pattern) and _known(
-                conn, str(system), str(coding["version"])):
-            # the include's wildcard version admits the coding's own version: check membership in that one
-            mismatch = False
-            forced = VersionRules(force={str(system): str(coding["version"])}, check=rules.check)
-            member_in = Compiler(conn, forced, find_value_set, lenient=True).compile(value_set, "c")
-        check = check_coding(conn, system=system, code=code, version=pinned if mismatch else version,
-                             display=coding.get("display"), display_language=language,
-                             abstract_allowed=abstract_allowed, paths=paths, lenient_display=lenient_display,
-                             supplements=supplements)
-        if membership_only and not check.unknown_system:
-            # only membership is asked: what the code system says about the code is left out
-            check.issues = []
-            check.quiet = set()
-        if inferred_none and isinstance(code, str):
-            check.issues = [_unable_to_infer(code, value_set, paths, candidates)]
-        if mismatch and pinned:
-            where = "version" if paths.code == "code" else f"{paths.concept}.version"
-            included = _include_version(value_set, str(system)) or ""
-            forced_version = rules.force.get(str(system))
-            if forced_version and forced_version != included:
-                # a force-system-version parameter replaced the include's version
-                entry = issue("error", "invalid", f"The code system '{check.system}' version '{forced_version}' "
-                              f"resulting from the version '{included}' in the ValueSet include is different to the "
-                              f"one in the value ('{coding.get('version')}')", expression=[where],
-                              message_id="VALUESET_VALUE_MISMATCH_CHANGED", details_code="vs-invalid")
-            else:
-                entry = issue("error", "invalid", f"The code system '{check.system}' version '{pinned}' in the "
-                              f"ValueSet include is different to the one in the value ('{coding.get('version')}')",
-                              expression=[where], message_id="VALUESET_VALUE_MISMATCH", details_code="vs-invalid")
-            entry["location"] = [where]
-            check.issues.insert(0, entry)
-            check.valid = False
-            mismatched.append(check)
-            given = str(coding["version"])
-            if not _known(conn, str(check.system), given):
-                known = sorted((r.version for r in q.code_system_versions(conn, str(check.system))), key=version_key)
-                unknown = issue("error", "not-found", unknown_system_message(str(check.system), given, known),
-                                expression=[paths.system], message_id="UNKNOWN_CODESYSTEM_VERSION",
-                                details_code="not-found")
-                unknown["location"] = [paths.system]
-                check.issues.insert(1, unknown)
-                check.unknown_system = f"{check.system}|{given}"
-        failed = member_in.check_failures.get(str(check.system)) if check.system else None
-        if failed:
-            where = "version" if paths.code == "code" else f"{paths.concept}.version"
-            entry = issue("error", "exception", f"The version '{failed[0]}' is not allowed for system '{check.system}': "
-                          f"required to be '{failed[1]}' by a version-check parameter", expression=[where],
-                          message_id="VALUESET_VERSION_CHECK", details_code="version-error")
-            entry["location"] = [where]
-            check.issues.insert(0, entry)
-            check.valid = False
-            mismatched.append(check)
-        if not check.system and isinstance(code, str) and concept is None and not inferred_none:
-            # without a system the code cannot be in the value set; the missing system itself is a warning here
-            for entry in check.issues:
-                if entry.get("severity") == "error":
-                    entry["severity"] = "warning"
-            check.issues.insert(0, _not_in_value_set("", code, coding.get("display"), value_set, paths))
-        if inferred_none and isinstance(code, str):
-            check.issues.insert(0, _not_in_value_set("", code, None, value_set, paths))
-        if check.system in compiled.unresolved and isinstance(code, str):
-            _unresolved_include(conn, check, compiled.unresolved[check.system], coding.get("version"), paths)
-            mismatched.append(check)
-            unresolved.append(check)
-            checks.append(check)
-            continue
-        in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
-        if (check.unknown_system and coding.get("version") and in_vs_version and isinstance(code, str)
-                and check.system in compiled.versionless):
-            rule = (rules.force.get(str(check.system)) or rules.default.get(str(check.system))
-                    or rules.check.get(str(check.system)))
-            _mismatch_default(conn, check, in_vs_version, str(coding["version"]), code, language, paths,
-                              changed=rule)
-            mismatched.append(check)
-        outside = bool(check.unknown_system and check.system and isinstance(code, str)
-                       and all(cs.url != check.system for cs in compiled.used_systems.values()))
-        if outside and concept is None and check.system and isinstance(code, str):
-            check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set, paths,
-                                                     coding.get("version")))
-        elif outside and isinstance(code, str):
-            _not_in_concept(check, code, coding, value_set, paths)
-        if check.unknown_in_fragment and check.system and _takes_whole_system(value_set, check.system):
-            # the value set takes every code of the system, so any code the fragment may lack belongs to it
-            check.member = True
-        elif (check.system and not check.unknown_system and isinstance(code, str)
-                and not _member(conn, member_in, check.system, check.version, code,
-                                check.normalized_code is not None, active_only=active_only)):
-            check.valid = False
-            if check.inactive and _member_if_active_ignored(conn, value_set, rules, check.system, check.version,
-                                                            code, check.normalized_code is not None):
-                # the value set (or activeOnly) leaves inactive codes out: say that is why
-                entry = issue("error", "business-rule", f"The concept '{code}' is valid but is not active",
-                              expression=[paths.code], message_id="STATUS_CODE_WARNING_CODE",
-                              details_code="code-rule")
-                entry["location"] = [paths.code]
-                check.issues.insert(0, entry)
-            if concept is None:
-                check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set,
-                                                         paths, coding.get("version")))
-            else:
-                _not_in_concept(check, code, coding, value_set, paths)
-        elif check.system and not check.unknown_system and isinstance(code, str):
-            check.member = True
-            _deprecated_in_value_set(member_in, check, code, value_set, paths)
-            if check.abstract_refused and concept is None:
-                # a code that may not be chosen here is not a member of the value set for this use
-                check.issues.insert(0, _not_in_value_set(check.system, code, coding.get("display"), value_set,
-                                                         paths, coding.get("version")))
-        checks.append(check)
+    mismatched: list[CodingCheck] = field(default_factory=list)
+    unresolved: list[CodingCheck] = field(default_factory=list)
+
+
+@dataclass
+class _Coding:
+    """One coding on its way through the rules: the system and version it is checked in."""
+
+    coding: dict[str, Any]
+    paths: Paths
+    system: str | None
+    version: str | None
+    pinned: str | None  # the version the value set's include names, unless it is versionless
+    mismatch: bool  # the coding names another version than the include's
+    member_in: Compiled  # the compiled value set membership is probed in
+    inferred_none: bool = False  # inferSystem was asked and no single system has the code
+    candidates: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> Any:
+        return self.coding.get("code")
+
+    @property
+    def version_path(self) -> str:
+        return "version" if self.paths.code == "code" else f"{self.paths.concept}.version"
+
+
+def _check_one(call: _Call, coding: dict[str, Any], paths: Paths) -> CodingCheck:
+    item = _resolve(call, coding, paths)
+    check = check_coding(call.conn, system=item.system, code=item.code,
+                         version=item.pinned if item.mismatch else item.version,
+                         display=coding.get("display"), display_language=call.language,
+                         abstract_allowed=call.abstract_allowed, paths=paths,
+                         lenient_display=call.lenient_display, supplements=call.supplements)
+    for rule in _RULES:
+        if rule(call, item, check):
+            break
+    return check
+
+
+def _resolve(call: _Call, coding: dict[str, Any], paths: Paths) -> _Coding:
+    """The system (inferred if asked) and the version the coding is checked in."""
+    conn, compiled, rules = call.conn, call.compiled, call.rules
+    system, code = coding.get("system"), coding.get("code")
+    inferred_none = False
+    candidates: list[str] = []
+    if not system and call.infer and isinstance(code, str):
+        candidates = _infer_systems(conn, compiled, code)
+        system = candidates[0] if len(candidates) == 1 else None
+        inferred_none = system is None
+    version = coding.get("version") or (_version_in_value_set(compiled, system) if system else None) or (
+        rules.default.get(system) if system else None) or (
+        # an include naming an unknown version: a version-check parameter still says which version to use
+        _latest_matching(conn, system, rules.check.get(system)) if system in compiled.unresolved else None) or (
+        _version_having(conn, compiled, system, code, coding.get("display"), call.language)
+        if system and isinstance(code, str) else None)
+    pinned = _version_in_value_set(compiled, system) if system and system not in compiled.versionless else None
+    mismatch = bool(coding.get("version") and pinned and pinned != coding.get("version"))
+    pattern = compiled.patterns.get(system) if system else None
+    member_in = compiled
+    if mismatch and pattern and version_matches(str(coding["version"]), pattern) and _known(
+            conn, str(system), str(coding["version"])):
+        # the include's wildcard version admits the coding's own version: check membership in that one
+        mismatch = False
+        forced = VersionRules(force={str(system): str(coding["version"])}, check=rules.check)
+        member_in = Compiler(conn, forced, find_value_set, lenient=True).compile(call.value_set, "c")
+    return _Coding(coding, paths, system, version, pinned, mismatch, member_in, inferred_none, candidates)
+
+
+# --- the rules, in the order they apply; a rule that returns True has settled the coding --------------------
+
+Rule = Callable[[_Call, _Coding, CodingCheck], bool]
+
+
+def _membership_only(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    if call.membership_only and not check.unknown_system:
+        # only membership is asked: what the code system says about the code is left out
+        check.issues = []
+        check.quiet = set()
+    return False
+
+
+def _system_not_inferred(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    if item.inferred_none and isinstance(item.code, str):
+        check.issues = [_unable_to_infer(item.code, call.value_set, item.paths, item.candidates)]
+    return False
+
+
+def _include_version_mismatch(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    """VALUESET_VALUE_MISMATCH(_CHANGED), and UNKNOWN_CODESYSTEM_VERSION when the coding's version is unknown."""
+    if not (item.mismatch and item.pinned):
+        return False
+    where, given = item.version_path, str(item.coding["version"])
+    included = _include_version(call.value_set, str(item.system)) or ""
+    forced_version = call.rules.force.get(str(item.system))
+    if forced_version and forced_version != included:
+        # a force-system-version parameter replaced the include's version
+        entry = issue("error", "invalid", f"The code system '{check.system}' version '{forced_version}' "
+                      f"resulting from the version '{included}' in the ValueSet include is different to the "
+                      f"one in the value ('{given}')", expression=[where],
+                      message_id="VALUESET_VALUE_MISMATCH_CHANGED", details_code="vs-invalid")
+    else:
+        entry = issue("error", "invalid", f"The code system '{check.system}' version '{item.pinned}' in the "
+                      f"ValueSet include is different to the one in the value ('{given}')",
+                      expression=[where], message_id="VALUESET_VALUE_MISMATCH", details_code="vs-invalid")
+    entry["location"] = [where]
+    check.issues.insert(0, entry)
+    check.valid = False
+    call.mismatched.append(check)
+    if not _known(call.conn, str(check.system), given):
+        known = sorted((r.version for r in q.code_system_versions(call.conn, str(check.system))), key=version_key)
+        unknown = issue("error", "not-found", unknown_system_message(str(check.system), given, known),
+                        expression=[item.paths.system], message_id="UNKNOWN_CODESYSTEM_VERSION",
+                        details_code="not-found")
+        unknown["location"] = [item.paths.system]
+        check.issues.insert(1, unknown)
+        check.unknown_system = f"{check.system}|{given}"
+    return False
+
+
+def _version_check_failed(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    """VALUESET_VERSION_CHECK: a check-system-version parameter refuses the version in use."""
+    failed = item.member_in.check_failures.get(str(check.system)) if check.system else None
+    if failed:
+        where = item.version_path
+        entry = issue("error", "exception", f"The version '{failed[0]}' is not allowed for system '{check.system}': "
+                      f"required to be '{failed[1]}' by a version-check parameter", expression=[where],
+                      message_id="VALUESET_VERSION_CHECK", details_code="version-error")
+        entry["location"] = [where]
+        check.issues.insert(0, entry)
+        check.valid = False
+        call.mismatched.append(check)
+    return False
+
+
+def _no_system(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    code = item.code
+    if not check.system and isinstance(code, str) and call.concept is None and not item.inferred_none:
+        # without a system the code cannot be in the value set; the missing system itself is a warning here
+        for entry in check.issues:
+            if entry.get("severity") == "error":
+                entry["severity"] = "warning"
+        check.issues.insert(0, _not_in_value_set("", code, item.coding.get("display"), call.value_set, item.paths))
+    if item.inferred_none and isinstance(code, str):
+        check.issues.insert(0, _not_in_value_set("", code, None, call.value_set, item.paths))
+    return False
+
+
+def _include_unresolved(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    """The value set's include names a version of the system that is not known: settled here."""
+    if check.system in call.compiled.unresolved and isinstance(item.code, str):
+        _unresolved_include(call.conn, check, call.compiled.unresolved[check.system], item.coding.get("version"),
+                            item.paths)
+        call.mismatched.append(check)
+        call.unresolved.append(check)
+        return True
+    return False
+
+
+def _default_version_unknown(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    compiled, code = call.compiled, item.code
+    in_vs_version = _version_in_value_set(compiled, check.system) if check.system else None
+    if (check.unknown_system and item.coding.get("version") and in_vs_version and isinstance(code, str)
+            and check.system in compiled.versionless):
+        system = str(check.system)
+        rule = call.rules.force.get(system) or call.rules.default.get(system) or call.rules.check.get(system)
+        _mismatch_default(call.conn, check, in_vs_version, str(item.coding["version"]), code, call.language,
+                          item.paths, changed=rule)
+        call.mismatched.append(check)
+    return False
+
+
+def _system_outside_value_set(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    code = item.code
+    outside = bool(check.unknown_system and check.system and isinstance(code, str)
+                   and all(cs.url != check.system for cs in call.compiled.used_systems.values()))
+    if outside and call.concept is None and check.system and isinstance(code, str):
+        check.issues.insert(0, _not_in_value_set(check.system, code, item.coding.get("display"), call.value_set,
+                                                 item.paths, item.coding.get("version")))
+    elif outside and isinstance(code, str):
+        _not_in_concept(check, code, item.coding, call.value_set, item.paths)
+    return False
+
+
+def _membership(call: _Call, item: _Coding, check: CodingCheck) -> bool:
+    """Is the code in the value set: one indexed probe of its compiled condition."""
+    code, value_set = item.code, call.value_set
+    if check.unknown_in_fragment and check.system and _takes_whole_system(value_set, check.system):
+        # the value set takes every code of the system, so any code the fragment may lack belongs to it
+        check.member = True
+    elif (check.system and not check.unknown_system and isinstance(code, str)
+            and not _member(call.conn, item.member_in, check.system, check.version, code,
+                            check.normalized_code is not None, active_only=call.active_only)):
+        _not_a_member(call, item, check, code)
+    elif check.system and not check.unknown_system and isinstance(code, str):
+        check.member = True
+        _deprecated_in_value_set(item.member_in, check, code, value_set, item.paths)
+        if check.abstract_refused and call.concept is None:
+            # a code that may not be chosen here is not a member of the value set for this use
+            check.issues.insert(0, _not_in_value_set(check.system, code, item.coding.get("display"), value_set,
+                                                     item.paths, item.coding.get("version")))
+    return True
+
+
+def _not_a_member(call: _Call, item: _Coding, check: CodingCheck, code: str) -> None:
+    system = str(check.system)
+    check.valid = False
+    if check.inactive and _member_if_active_ignored(call.conn, call.value_set, call.rules, system, check.version,
+                                                    code, check.normalized_code is not None):
+        # the value set (or activeOnly) leaves inactive codes out: say that is why
+        entry = issue("error", "business-rule", f"The concept '{code}' is valid but is not active",
+                      expression=[item.paths.code], message_id="STATUS_CODE_WARNING_CODE", details_code="code-rule")
+        entry["location"] = [item.paths.code]
+        check.issues.insert(0, entry)
+    if call.concept is None:
+        check.issues.insert(0, _not_in_value_set(system, code, item.coding.get("display"), call.value_set,
+                                                 item.paths, item.coding.get("version")))
+    else:
+        _not_in_concept(check, code, item.coding, call.value_set, item.paths)
+
+
+_RULES: tuple[Rule, ...] = (
+    _membership_only, _system_not_inferred, _include_version_mismatch, _version_check_failed, _no_system,
+    _include_unresolved, _default_version_unknown, _system_outside_value_set, _membership,
+)
+
+
+# --- the answer ------------------------------------------------------------------------------------------
+
+def _answer(call: _Call, checks: list[CodingCheck], given_code: str | None) -> dict[str, Any]:
+    compiled = call.compiled
     if checks:
         for entry in _status_issues(compiled):
             checks[0].issues.append(entry)
             checks[0].quiet.add(entry["details"]["text"])
-    result = to_parameters(checks, given_code=given_code) if concept is None else _concept_result(
-        checks, concept, value_set, mismatched, unresolved)
+    result = to_parameters(checks, given_code=given_code) if call.concept is None else _concept_result(
+        checks, call.concept, call.value_set, call.mismatched, call.unresolved)
     used = {cs.url for cs in compiled.used_systems.values()} | set(compiled.unresolved)
     # a bare "inactive" status says no more than the inactive flag; value set answers leave it out
     result["parameter"] = [p for p in result["parameter"]

@@ -21,6 +21,7 @@ from termsvc.errors import Conflict, LoadError
 from termsvc.store import tables as t
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.closure import build_closure
+from termsvc.store.generation import bump
 from termsvc.store.resources import (
     delete_code_system_version,
     store_concept_map,
@@ -271,6 +272,7 @@ def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False) -
         run = LoadRun(conn, kind, source, replace)
         yield run
         run._complete()
+        bump(conn)
         if conn.dialect.name == "postgresql":
             # Fresh planner statistics: without them the first requests after a load (until autovacuum
             # gets round to it) seq-scan the concept tables, measured 40x slower $lookup on ICD-10-CM.

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from termsvc.store.cache import GenerationCache, cached
+
 CODE_SYSTEM_COLUMNS = ("code_system_id, url, version, resource_id, name, title, status, content, "
                        "case_sensitive, is_current, concept_count, resource_json")
 
@@ -67,11 +69,17 @@ def _code_system(row: Any) -> CodeSystemRow:
                          int(row[10] or 0), row[11])
 
 
+_VERSIONS = text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system WHERE url = :url "
+                 "ORDER BY is_current DESC, code_system_id DESC")
+# code system metadata by url, for reads of committed data (termsvc.store.cache); rows are immutable
+_VERSIONS_CACHE: GenerationCache[tuple[CodeSystemRow, ...]] = GenerationCache("code system versions", 4096)
+
+
 def code_system_versions(conn: Connection, url: str) -> list[CodeSystemRow]:
     """Every stored version of `url`, current first."""
-    rows = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system WHERE url = :url "
-                             "ORDER BY is_current DESC, code_system_id DESC"), {"url": url}).all()
-    return [_code_system(r) for r in rows]
+    rows = cached(_VERSIONS_CACHE, conn, url,
+                  lambda: tuple(_code_system(r) for r in conn.execute(_VERSIONS, {"url": url})))
+    return list(rows)
 
 
 def all_code_systems(conn: Connection) -> list[CodeSystemRow]:
@@ -169,6 +177,13 @@ _DESIGNATIONS = text("SELECT language, use_system, use_code, use_display, value,
 def designations(conn: Connection, concept_id: int) -> list[DesignationRow]:
     rows = conn.execute(_DESIGNATIONS, {"id": concept_id}).all()
     return [DesignationRow(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else bool(r[5])) for r in rows]
+
+
+def inactive_designations(conn: Connection, concept_id: int) -> list[str]:
+    """The terms that are no longer displays of the concept (inactive SNOMED CT descriptions)."""
+    rows = conn.execute(text("SELECT value FROM inactive_designation WHERE concept_id = :id"),
+                        {"id": concept_id}).all()
+    return [r[0] for r in rows]
 
 
 def designations_of_system(conn: Connection, code_system_id: int) -> dict[int, list[DesignationRow]]:

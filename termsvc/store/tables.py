@@ -94,6 +94,23 @@ class Designation(SQLModel, table=True):
     preferred: bool | None = None
 
 
+class InactiveDesignation(SQLModel, table=True):
+    """A term that was once a display of the concept and is no longer (an inactive SNOMED CT description). Kept
+    apart from `designation` so nothing lists or searches it: $validate-code reads it to tell a retired display
+    (a warning) from a wrong one (an error)."""
+
+    __tablename__ = "inactive_designation"
+    __table_args__ = (Index("ix_inactive_designation_concept", "concept_id"),)
+
+    inactive_designation_id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True,
+                                                                               autoincrement=True))
+    concept_id: int = Field(sa_column=Column(BigId, nullable=False))
+    language: str | None = None
+    use_system: str | None = None
+    use_code: str | None = None
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class ConceptProperty(SQLModel, table=True):
     """A typed property value. `type` is one of code, string, boolean, integer, decimal, dateTime,
     Coding; `value` holds its lexical form; Coding values add `value_system` and `value_display`."""
@@ -223,6 +240,18 @@ class LoadRun(SQLModel, table=True):
     counts_json: str | None = Field(default=None, sa_column=Column(Text))
     timings_json: str | None = Field(default=None, sa_column=Column(Text))
     error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class StoreGeneration(SQLModel, table=True):
+    """One row: the store generation, which every load and resource write adds one to as it commits
+    (termsvc.store.generation), so per-process caches know when what they hold is out of date."""
+
+    __tablename__ = "store_generation"
+
+    generation_id: int = Field(primary_key=True)
+    # a random id given when the store is created: a store made again from scratch starts its count again
+    store_id: str
+    generation: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 metadata = SQLModel.metadata

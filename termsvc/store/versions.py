@@ -7,6 +7,14 @@ import re
 from sqlalchemy import Connection, text
 
 _PARTS = re.compile(r"(\d+)")
+# A SNOMED CT edition URI without its /version/ part names the edition's latest version (SNOMED CT URI spec)
+_SNOMED_EDITION = re.compile(r"^http://snomed\.info/x?sct/\d+$")
+
+
+def names_snomed_edition(stored: str, wanted: str) -> bool:
+    """Whether `wanted` is an edition URI (`http://snomed.info/sct/{module}`, or xsct) of which `stored` is a
+    version."""
+    return bool(_SNOMED_EDITION.match(wanted)) and stored.startswith(wanted + "/version/")
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:

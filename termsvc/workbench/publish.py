@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid
+from termsvc.store.generation import bump
 from termsvc.store.resources import store_concept_map
 from termsvc.store.versions import version_key
 from termsvc.workbench.conceptmap import build
@@ -42,6 +43,7 @@ def publish(conn: Connection, project: Project) -> Published:
     # $translate without a version uses the current map of a url: only the newest is current
     conn.execute(text("UPDATE concept_map SET is_current = (concept_map_id = :id) WHERE url = :u"),
                  {"id": concept_map_id, "u": project.map_url})
+    bump(conn)
     return Published(project.map_url, version, concept_map_id, len(resource["group"][0]["element"]))
 
 

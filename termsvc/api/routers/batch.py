@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from termsvc.api.capabilities import SYSTEM_INTERACTIONS
-from termsvc.api.params import parse_body
 from termsvc.api.render import fhir_response
 from termsvc.errors import Invalid
 from termsvc.ops.batch import (
@@ -26,6 +25,7 @@ from termsvc.ops.batch import (
     error_entry,
     response_entry,
 )
+from termsvc.ops.params import parse_body
 
 router = APIRouter(tags=["system"])
 

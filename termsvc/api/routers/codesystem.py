@@ -16,13 +16,14 @@ from sqlalchemy import Connection, Engine
 
 from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
-from termsvc.api.params import OpParams, read_params
+from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops import codesystems as cs_ops
 from termsvc.ops.context import op_connection
 from termsvc.ops.lookup import lookup
+from termsvc.ops.params import OpParams
 from termsvc.ops.validate_code import validate_code, validate_codeable_concept, validate_coding
 from termsvc.store import queries as q
 

@@ -12,13 +12,14 @@ from sqlalchemy import Connection, Engine, text
 
 from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
-from termsvc.api.outcome import from_error
-from termsvc.api.params import OpParams, from_parameters, read_params
+from termsvc.api.params import read_params
 from termsvc.api.render import fhir_response
 from termsvc.api.routers.metadata import base_url_of
 from termsvc.errors import NotFound, TermsvcError
 from termsvc.ops.context import op_connection
 from termsvc.ops.expand import expand, request_from
+from termsvc.ops.outcome import from_error
+from termsvc.ops.params import OpParams, from_parameters
 from termsvc.ops.vs_validate import validate_in_value_set
 from termsvc.store import queries as q
 

@@ -16,9 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from termsvc.api import writes
 from termsvc.api.capabilities import SECURITY, ResourceCapability, declare
-from termsvc.api.outcome import issue, outcome
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import codesystem, conceptmap, valueset
 from termsvc.api.routers.metadata import base_url_of
@@ -27,6 +25,8 @@ from termsvc.auth.bearer import Credentials, authorise, credentials
 from termsvc.auth.principal import ANONYMOUS
 from termsvc.auth.scopes import CREATE, DELETE, UPDATE
 from termsvc.errors import Invalid, NotFound, TermsvcError
+from termsvc.ops import writes
+from termsvc.ops.outcome import issue, outcome
 
 router = APIRouter(tags=["writes"])
 

@@ -21,12 +21,13 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, text
 
-from termsvc.api.params import parse_body
-from termsvc.api.write_checks import validate
 from termsvc.errors import Conflict, Invalid, LoadError, TermsvcError
 from termsvc.loaders.fhir_codesystem import write_code_system
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops.params import parse_body
+from termsvc.ops.write_checks import validate
 from termsvc.store import queries as q
+from termsvc.store.generation import bump
 from termsvc.store.loadrun import LoadRun, load_run, write_transaction
 from termsvc.store.resources import (
     delete_code_system_version,
@@ -189,6 +190,7 @@ def _transaction(engine: Engine, resource_type: str, source: str) -> Iterator[tu
     else:
         with _locked(engine) as conn:
             yield conn, None
+            bump(conn)
 
 
 def _write(conn: Connection, run: LoadRun | None, resource_type: str, resource: dict[str, Any]) -> None:

@@ -1,0 +1,62 @@
+"""The store generation: one number that every load and every resource write adds one to, in the transaction
+that commits its rows, so that per-process caches (termsvc.store.cache) can be shared by many API processes
+over one store and still never answer from data older than the last commit.
+
+A request reads the generation once (one primary-key row) before it reads anything else; a cache entry is
+valid for the generation it was built under. The rows a request reads are at least as new as the generation
+it read, since both commit together: an entry may be newer than its generation says, never older. Only a
+connection opened for reads of committed data (`open_for_reads`, the operations' connection without inline
+`tx-resource`s) has a generation: loads, writes and requests that hold uncommitted rows of their own neither
+read nor fill a cache. The row also carries the store's random id, so that caches of one process never mix two
+stores (a store dropped and made again starts its count again; a copied one keeps its id, not its URL)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Engine, event, text
+
+
+class Generation(NamedTuple):
+    store: str
+    number: int
+
+
+# conn.info survives a connection's return to the pool: what it says is dropped at each new checkout
+_KEY = "termsvc.generation"
+_UNREAD = "unread"
+
+_READ = text("SELECT store_id, generation FROM store_generation WHERE generation_id = 1")
+_BUMP = text("UPDATE store_generation SET generation = generation + 1 WHERE generation_id = 1")
+
+
+def bump(conn: Connection) -> None:
+    """Call last in a write's transaction (on PostgreSQL the row stays locked until the commit)."""
+    conn.execute(_BUMP)
+
+
+def open_for_reads(conn: Connection) -> None:
+    """This checkout only reads committed rows: it may use the caches (its generation is read when first needed)."""
+    _forget_at_checkout(conn.engine)
+    conn.info[_KEY] = _UNREAD
+
+
+def current(conn: Connection) -> Generation | None:
+    """The generation this checkout's reads are at, read once; None unless it was opened for reads."""
+    value = conn.info.get(_KEY)
+    if value is None:
+        return None
+    if value == _UNREAD:
+        row = conn.execute(_READ).one()
+        # the URL too: a store file copied elsewhere keeps its id but goes its own way
+        value = conn.info[_KEY] = Generation(f"{conn.engine.url}#{row[0]}", int(row[1]))
+    return value  # type: ignore[no-any-return]
+
+
+def _forget(conn: Connection) -> None:
+    conn.info.pop(_KEY, None)
+
+
+def _forget_at_checkout(engine: Engine) -> None:
+    if not event.contains(engine, "engine_connect", _forget):
+        event.listen(engine, "engine_connect", _forget)
