@@ -239,7 +239,18 @@ class EclCompiler(FilterSql):
             return "1=1"
         if isinstance(name, a.Concept):
             self.concept_id(name.code)  # an attribute that is not in the edition is an error, not an empty answer
+            self._check_grouped(name.code)
         return self._code_in(code_col, (name,))
+
+    def _check_grouped(self, attribute: str) -> None:
+        """Relationships loaded before migration 0006 have no role_group, and refinements (which read only
+        relationship rows) would find none of them: say so rather than answer empty."""
+        row = self.conn.execute(text("SELECT role_group FROM concept_property WHERE code_system_id = :cs AND code = "
+                                     ":a LIMIT 1"), {"cs": self.code_system_id, "a": attribute}).first()
+        if row is not None and row[0] is None:
+            raise NotSupported(f"SNOMED CT {self.version} was loaded before relationship groups were kept: its "
+                               f"{attribute} relationships cannot be told from other properties; load it again "
+                               "(termsvc load snomed ... --replace) to evaluate ECL refinements")
 
     def _value(self, op: str, value: a.Value, p: str) -> str:
         if op not in COMPARE:
