@@ -13,11 +13,16 @@ FIXTURE = Path(__file__).resolve().parent / "data" / "SnomedCT_ECLFixture_INT_20
 IS_A = "116680003"
 
 
-def _rows(pattern: str) -> list[dict[str, str]]:
-    (path,) = FIXTURE.glob(f"Snapshot/**/{pattern}")
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [r for r in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if r["active"] == "1"
-                or "definitionStatusId" in r]
+def _rows(folder: Path, pattern: str) -> list[dict[str, str]]:
+    """Active rows (every concept row) of the Snapshot files matching the pattern; none when there is no such
+    file. Comment and blank lines (in the snowstorm-lite sample) are not rows."""
+    out: list[dict[str, str]] = []
+    for path in sorted(p for p in folder.glob(f"**/{pattern}") if "Snapshot" in p.name):
+        with path.open(encoding="utf-8", newline="") as handle:
+            lines = (line for line in handle if line.strip() and not line.startswith("#"))
+            out.extend(r for r in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+                       if r["active"] == "1" or "definitionStatusId" in r)
+    return out
 
 
 @dataclass
@@ -49,25 +54,35 @@ class Release:
         return set(self.active)
 
 
-def read() -> Release:
+def read(folder: Path = FIXTURE) -> Release:
+    """The release as the loader keeps it: rows naming concepts that are not in it are left out."""
     release = Release()
-    for r in _rows("sct2_Concept_Snapshot_*"):
+    for r in _rows(folder, "sct2_Concept_Snapshot*"):
         release.active[r["id"]] = r["active"] == "1"
         release.defined[r["id"]] = r["definitionStatusId"] == "900000000000073002"
         release.effective[r["id"]] = r["effectiveTime"]
-    for r in _rows("sct2_Relationship_Snapshot_*"):
+    known = release.active
+    for r in _rows(folder, "sct2_Relationship_Snapshot*"):
+        if not (r["sourceId"] in known and r["destinationId"] in known and r["typeId"] in known):
+            continue
         if r["typeId"] == IS_A:
             release.parents[r["sourceId"]].add(r["destinationId"])
         else:
             release.rels.append((r["sourceId"], r["typeId"], r["destinationId"], int(r["relationshipGroup"])))
-    for r in _rows("sct2_RelationshipConcreteValues_Snapshot_*"):
-        release.rels.append((r["sourceId"], r["typeId"], r["value"], int(r["relationshipGroup"])))
-    release.descriptions = _rows("sct2_Description_Snapshot*")
-    for r in _rows("der2_cRefset_LanguageSnapshot*"):
+    for r in _rows(folder, "sct2_RelationshipConcreteValues_Snapshot*"):
+        if r["sourceId"] in known and r["typeId"] in known:
+            release.rels.append((r["sourceId"], r["typeId"], r["value"], int(r["relationshipGroup"])))
+    release.descriptions = [d for d in _rows(folder, "sct2_Description_Snapshot*") if d["conceptId"] in known]
+    for r in _rows(folder, "der2_cRefset_Language*"):
         release.acceptability[(r["referencedComponentId"], r["refsetId"])] = r["acceptabilityId"]
-    for r in _rows("der2_Refset_SimpleSnapshot*"):
-        release.members[r["refsetId"]].add(r["referencedComponentId"])
-    for r in _rows("der2_cRefset_AssociationSnapshot*"):
-        release.associations.append((r["refsetId"], r["referencedComponentId"], r["targetComponentId"]))
-        release.members[r["refsetId"]].add(r["referencedComponentId"])
+    for r in _rows(folder, "der2_Refset_*"):
+        if r["referencedComponentId"] in known:
+            release.members[r["refsetId"]].add(r["referencedComponentId"])
+    for r in _rows(folder, "der2_cRefset_AttributeValue*"):
+        if r["referencedComponentId"] in known:
+            release.members[r["refsetId"]].add(r["referencedComponentId"])
+    for r in _rows(folder, "der2_cRefset_Association*"):
+        if r["referencedComponentId"] in known:
+            release.associations.append((r["refsetId"], r["referencedComponentId"], r["targetComponentId"]))
+            release.members[r["refsetId"]].add(r["referencedComponentId"])
     return release

@@ -35,15 +35,21 @@ def store(request: pytest.FixtureRequest, new_store_url: Callable[[str], str]) -
 
 
 def evaluate(engine: Engine, ecl: str, code: str | None = None) -> set[str]:
+    """The concepts the ECL selects, by the set form (expansions) and, checked equal, the probe form
+    (membership of one code)."""
+    answers = []
     with engine.connect() as conn:
         cs_id, version = conn.execute(text("SELECT code_system_id, version FROM code_system WHERE url = "
                                            "'http://snomed.info/sct'")).one()
-        sql = SqlBuilder(conn.dialect.name)
-        condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
-        one = " AND c.code = :one" if code else ""
-        rows = conn.execute(text(f"SELECT c.code FROM concept c WHERE c.code_system_id = {int(cs_id)}{one} AND "
-                                 f"{condition}"), {**sql.params, "one": code}).all()
-    return {r[0] for r in rows}
+        for membership in (False, True):
+            sql = SqlBuilder(conn.dialect.name, membership=membership)
+            condition = ecl_condition(conn, sql, cs_id, version, ecl, "c.concept_id")
+            one = " AND c.code = :one" if code else ""
+            rows = conn.execute(text(f"SELECT c.code FROM concept c WHERE c.code_system_id = {int(cs_id)}{one} AND "
+                                     f"{condition}"), {**sql.params, "one": code}).all()
+            answers.append({r[0] for r in rows})
+    assert answers[0] == answers[1], ecl
+    return answers[0]
 
 
 def test_descendants_and_self(store: Engine) -> None:
@@ -271,9 +277,11 @@ def test_invalid_ecl_is_refused(store: Engine, ecl: str) -> None:
         evaluate(store, ecl)
 
 
-def test_unknown_concepts_are_an_error_not_an_empty_answer(store: Engine) -> None:
+@pytest.mark.parametrize("ecl", ["<< 999999001", f"< {FINDING} : 999999001 = *", f"< {FINDING} : {FINDING_SITE} = 999999001",
+                                 "^ 999999001"])
+def test_unknown_concepts_are_an_error_not_an_empty_answer(store: Engine, ecl: str) -> None:
     with pytest.raises(Invalid, match="999999001"):
-        evaluate(store, "<< 999999001")
+        evaluate(store, ecl)
 
 
 @pytest.mark.parametrize("ecl", ['LOINC#"1234-5"', "^ [targetComponentId] 900000000000527005",
@@ -282,6 +290,16 @@ def test_unknown_concepts_are_an_error_not_an_empty_answer(store: Engine) -> Non
 def test_what_the_store_does_not_keep_is_not_supported(store: Engine, ecl: str) -> None:
     with pytest.raises(NotSupported):
         evaluate(store, ecl)
+
+
+def test_a_store_loaded_before_relationship_groups_is_told_to_reload(new_store_url: Callable[[str], str]) -> None:
+    engine = make_engine(new_store_url("sqlite"), pool_size=1)
+    run_load(engine, "snomed", FIXTURE)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE concept_property SET role_group = NULL"))  # as migration 0006 leaves old rows
+    with pytest.raises(NotSupported, match="load it again"):
+        evaluate(engine, f"< {FINDING} : {FINDING_SITE} = *")
+    engine.dispose()
 
 
 concepts = st.sampled_from(sorted(R.all()))

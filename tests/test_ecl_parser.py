@@ -44,6 +44,11 @@ def test_refinement_with_group_cardinality_and_reverse() -> None:
         a.Attribute(C("5"), "=", C("6"), a.Cardinality(0, 0)))))
 
 
+def test_keywords_are_case_insensitive_as_abnf_strings_are() -> None:
+    assert parse("1 : r 2 = 3 and 4 = 5") == parse("1 : R 2 = 3 AND 4 = 5")
+    assert parse("1 minus 2") == parse("1 MINUS 2")
+
+
 def test_concrete_values() -> None:
     assert parse("< 1 : 2 >= #10.5").refinement == a.Attribute(C("2"), ">=", a.Number("10.5"))  # type: ignore[union-attr]
     assert parse('< 1 : 2 != "x y"').refinement == a.Attribute(C("2"), "!=", a.Strings((a.SearchTerm("match", "x y"),)))  # type: ignore[union-attr]

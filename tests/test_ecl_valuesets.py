@@ -99,6 +99,14 @@ def test_compose_filters_constraint_and_expression(client: TestClient) -> None:
         assert set(_codes(response.json())) == _refined_answer()
 
 
+def test_concept_in_a_refset_is_its_membership(client: TestClient) -> None:
+    value_set = {"resourceType": "ValueSet", "status": "active", "compose": {"include": [
+        {"system": SCT, "filter": [{"property": "concept", "op": "in", "value": "99001005"}]}]}}
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+        {"name": "valueSet", "resource": value_set}, {"name": "excludeNested", "valueBoolean": True}]})
+    assert set(_codes(response.json())) == R.members["99001005"]
+
+
 def test_stored_value_set_with_a_constraint_filter(client: TestClient) -> None:
     assert set(_codes(_expand(client, url=STORED, excludeNested="true"))) == _refined_answer()
 

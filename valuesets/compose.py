@@ -90,7 +90,8 @@ class Compiler:
         self.conn = conn
         self.rules = rules
         self.find = find_value_set
-        self.sql = SqlBuilder(conn.dialect.name)
+        # lenient is validation, which asks about one code at a time
+        self.sql = SqlBuilder(conn.dialect.name, membership=lenient)
         self.used_systems: dict[int, q.CodeSystemRow] = {}
         # every value set taken part (the top one first), for used-valueset and status warnings
         self.used_value_sets: list[dict[str, Any]] = []

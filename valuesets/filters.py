@@ -110,6 +110,11 @@ def filter_sql(conn: Connection, sql: SqlBuilder, cs: CodeSystemRow, flt: dict[s
         raise error
     if (prop, op) in ECL_FILTERS and cs.url == SNOMED:
         return ecl_condition(conn, sql, cs.code_system_id, cs.version, value, f"{alias}.concept_id")
+    refsets = _codes(value)
+    if (prop, op) == ("concept", "in") and cs.url == SNOMED and refsets and all(c.isdigit() for c in refsets):
+        # SNOMED CT: the active members of the reference set(s) named (hl7.org/fhir/snomedct.html)
+        members = " OR ".join(f"^ {c}" for c in refsets)
+        return ecl_condition(conn, sql, cs.code_system_id, cs.version, members, f"{alias}.concept_id")
     if prop == "expressions" and op == "=" and cs.url == SNOMED:
         # whether post-coordinated expressions may be members: either way every concept the other filters select
         # stays in (an expansion cannot list expressions; it says it is not closed instead)

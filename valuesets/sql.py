@@ -8,8 +8,11 @@ from typing import Any
 
 
 class SqlBuilder:
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, *, membership: bool = False) -> None:
         self.dialect = dialect
+        # the statement asks about one code ($validate-code): conditions stay correlated probes, never sets that
+        # would be built whole for one row (ECL; see valuesets/ecl/drive.py)
+        self.membership = membership
         self.params: dict[str, Any] = {}
         self._aliases = 0
 

@@ -24,6 +24,7 @@ from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding,
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from termsvc.valuesets.compose import Compiled, Compiler
+from termsvc.valuesets.ecl.expressions import SNOMED, expression_member, is_expression
 from termsvc.valuesets.finder import find_value_set, stored_value_set
 from termsvc.valuesets.supplements import required_supplements, resolve_supplements
 from termsvc.valuesets.versions import VersionRules, pick_version, version_matches
@@ -40,6 +41,8 @@ def _strings(params: OpParams, name: str) -> list[str]:
 
 def _member(conn: Connection, compiled: Compiled, url: str, version: str | None, code: str,
             case_insensitive: bool, *, active_only: bool = False) -> bool:
+    if url == SNOMED and is_expression(code):
+        return expression_member(conn, compiled, version, code)
     params = dict(compiled.params)
     params.update({"vurl": url, "vcode": code.lower() if case_insensitive else code})
     code_match = "LOWER(c.code) = :vcode" if case_insensitive else "c.code = :vcode"

@@ -336,3 +336,10 @@ def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False,
             # Here, not in _complete, which inline tx-resources also call on every request.
             conn.execute(text("ANALYZE code_system, concept, designation, concept_property, concept_edge, "
                               "closure"))
+        else:
+            # SQLite plans without statistics take an equality on any index as selective: an expansion then
+            # scans every concept of the edition through (code_system_id) rather than starting from the closure
+            # rows it needs (ECL `<< 404684003`: 917 ms against 252 ms, full-size synthetic SNOMED CT). Sampled
+            # statistics (analysis_limit) cost 0.7 s there.
+            conn.execute(text("PRAGMA analysis_limit = 1000"))
+            conn.execute(text("ANALYZE"))

@@ -3,8 +3,8 @@ included), concept_edge (direct is-a), concept_property (relationships and concr
 role_group; refset membership; historical associations) and designation (descriptions) tables.
 
 Every construct is a correlated predicate, so checking one code (ValueSet/$validate-code) is a handful of
-index probes and a whole expansion is one statement the engine plans set-wise (PostgreSQL turns the EXISTS
-into semi-joins). Conventions, where the specification leaves room or the store keeps less than RF2:
+index probes; for expansions the top level is led by a set where one is at hand (see drive.py), and the whole
+is one statement the engine plans set-wise (PostgreSQL turns the EXISTS into semi-joins). Conventions, where the specification leaves room or the store keeps less than RF2:
 - relationship group 0 is "ungrouped", not a group: `{ }` matches numbered groups only (as Snowstorm does);
 - cardinality counts matching relationships (or groups);
 - a concrete string value compares exactly (`=`, `!=`) or with `wild:`; numbers compare numerically;
@@ -22,19 +22,12 @@ from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid, NotSupported
 from termsvc.valuesets.ecl import ast as a
+from termsvc.valuesets.ecl.drive import driving
 from termsvc.valuesets.ecl.errors import invalid_ecl
+from termsvc.valuesets.ecl.filter_sql import REFSET, FilterSql, Pred
 from termsvc.valuesets.ecl.parser import parse
 from termsvc.valuesets.sql import SqlBuilder
 
-REFSET = "refset"  # the property naming a simple or map refset a concept is in
-FSN, SYNONYM, DEFINITION = "900000000000003001", "900000000000013009", "900000000000550004"
-TYPE_TOKENS = {"fsn": FSN, "syn": SYNONYM, "def": DEFINITION}
-PREFERRED, ACCEPTABLE = "900000000000548007", "900000000000549004"
-ACCEPTABILITY = {"prefer": True, PREFERRED: True, "accept": False, ACCEPTABLE: False}
-PRIMITIVE, DEFINED = "900000000000074008", "900000000000073002"
-DEFINITION_STATUS = {"primitive": "false", PRIMITIVE: "false", "defined": "true", DEFINED: "true"}
-# language refsets whose designations the loader tags with a dialect (snomed_rf2.KNOWN_DIALECTS)
-DIALECT_REFSETS = {"900000000000509007": "en-us", "900000000000508004": "en-gb"}
 # history supplement profiles (ECL 2.1, 6.11): the historical association refsets each one follows
 SAME_AS, REPLACED_BY, WAS_A, PARTIALLY_EQUIVALENT = ("900000000000527005", "900000000000526001",
                                                      "900000000000528000", "1186924009")
@@ -44,8 +37,6 @@ HISTORY_MAX = (*HISTORY_MOD, "900000000000523009", "900000000000524003", "900000
                "900000000000529008", "900000000000530003", "900000000000531004", "1186921001")
 HISTORY = {"MIN": HISTORY_MIN, "MOD": HISTORY_MOD, "MAX": HISTORY_MAX, None: HISTORY_MAX}
 COMPARE = {"=", "!=", "<", "<=", ">", ">="}
-
-Pred = Callable[[str], str]
 
 
 def concept_codes(node: Any) -> set[str]:
@@ -62,7 +53,7 @@ def concept_codes(node: Any) -> set[str]:
     return found
 
 
-class EclCompiler:
+class EclCompiler(FilterSql):
     def __init__(self, conn: Connection, sql: SqlBuilder, code_system_id: int, version: str) -> None:
         self.sql, self.version, self.conn = sql, version, conn
         self.cs = sql.bind(code_system_id)
@@ -79,7 +70,7 @@ class EclCompiler:
                                           f"code IN ({', '.join(f':c{i}' for i in range(len(codes)))})"),
                                      {"cs": self.code_system_id, **{f"c{i}": c for i, c in enumerate(codes)}})
             self.ids = {r[0]: int(r[1]) for r in rows}
-        return self.expr(expr, column)
+        return self.expr(expr, column) if self.sql.membership else driving(self, expr, column)
 
     # -- expressions
 
@@ -90,14 +81,14 @@ class EclCompiler:
     def pred(self, node: a.Expr) -> Pred:
         return lambda col: self.expr(node, col)
 
-    def _id(self, code: str) -> int:
+    def concept_id(self, code: str) -> int:
         found = self.ids.get(code)
         if found is None:
             raise Invalid(f"Unknown SNOMED CT concept id {code}: it is not in {self.version}")
         return found
 
     def _concept(self, node: a.Concept, col: str) -> str:
-        return f"{col} = {self.sql.bind(self._id(node.code))}"
+        return f"{col} = {self.sql.bind(self.concept_id(node.code))}"
 
     def _wildcard(self, node: a.Wildcard, col: str) -> str:
         # every active concept of the edition (every column compiled here holds a concept of it), as Snowstorm and
@@ -147,7 +138,7 @@ class EclCompiler:
         refset = node.operand
         if isinstance(refset, a.Concept):
             code = self.sql.bind(refset.code)
-            self._id(refset.code)
+            self.concept_id(refset.code)
             which = f"(({p}.code = '{REFSET}' AND {p}.value = {code}) OR ({p}.code = {code} AND {p}.role_group IS NULL))"
             return f"EXISTS (SELECT 1 FROM concept_property {p} WHERE {p}.concept_id = {col} AND {which}{extra})"
         r = self.sql.alias("r")
@@ -156,45 +147,14 @@ class EclCompiler:
                 f"WHERE {p}.concept_id = {col} AND ({p}.code = '{REFSET}' OR {p}.role_group IS NULL) AND "
                 f"{self.expr(refset, f'{r}.concept_id')}{extra})")
 
-    def _member_filter(self, flt: a.Filter, p: str, col: str) -> str:
-        name = flt.name.lower()
-        if name == "active":
-            if all(isinstance(v, a.Boolean) and v.value for v in flt.values) and flt.op == "=":
-                return "1=1"
-            raise NotSupported("ECL member filter active = false is not supported: inactive reference set members "
-                               "are not kept")
-        if name == "referencedcomponentid":
-            return self._negate(flt.op, self._any_of(flt.values, col))
-        if name in ("targetcomponentid", "valueid"):
-            return f"{p}.code <> '{REFSET}' AND " + self._negate(flt.op, self._code_in(f"{p}.value", flt.values))
-        raise NotSupported(f"ECL member filter on field '{flt.name}' is not supported: only referencedComponentId, "
-                           "targetComponentId, valueId and active = true are kept for reference set members")
-
-    def _negate(self, op: str, cond: str) -> str:
-        if op == "=":
-            return cond
-        if op == "!=":
-            return f"NOT ({cond})"
-        raise Invalid(f"the operator {op} cannot compare concepts")
-
-    def _any_of(self, values: tuple[Any, ...], col: str) -> str:
-        return "(" + " OR ".join(self.expr(v, col) for v in values) + ")"
-
-    def _code_in(self, code_col: str, values: tuple[Any, ...]) -> str:
-        """The text column holds the code of a concept matching one of the values."""
-        direct = [v.code for v in values if isinstance(v, a.Concept)]
-        other = [v for v in values if not isinstance(v, a.Concept)]
-        parts = [f"{code_col} IN {self.sql.values(direct)}"] if direct else []
-        if other:
-            v = self.sql.alias("v")
-            parts.append(f"EXISTS (SELECT 1 FROM concept {v} WHERE {v}.code_system_id = {self.cs} AND {v}.code = "
-                         f"{code_col} AND {self._any_of(tuple(other), f'{v}.concept_id')})")
-        return "(" + " OR ".join(parts) + ")"
-
     def _filtered(self, node: a.Filtered, col: str) -> str:
         states = isinstance(node.operand, a.Wildcard) and any(
             f.name == "active" for block in node.filters if block.kind == "C" for f in block.items)
-        parts = ["1=1" if states else self.expr(node.operand, col)]
+        return self.filtered(node, col, "1=1" if states else self.expr(node.operand, col))
+
+    def filtered(self, node: a.Filtered, col: str, operand: str) -> str:
+        """The operand's condition (given) and the filters'."""
+        parts = [operand]
         for block in node.filters:
             if block.kind == "D":
                 d = self.sql.alias("d")
@@ -241,7 +201,6 @@ class EclCompiler:
             return self._group(node, col)
         return self._attribute(node, col, group)
 
-
     def _counted(self, card: a.Cardinality | None, rows: str, count: str) -> str:
         low, high = (1, None) if card is None else (card.min, card.max)
         if high == 0:
@@ -278,7 +237,20 @@ class EclCompiler:
     def _name(self, name: a.Expr, code_col: str) -> str:
         if isinstance(name, a.Wildcard):
             return "1=1"
+        if isinstance(name, a.Concept):
+            self.concept_id(name.code)  # an attribute that is not in the edition is an error, not an empty answer
+            self._check_grouped(name.code)
         return self._code_in(code_col, (name,))
+
+    def _check_grouped(self, attribute: str) -> None:
+        """Relationships loaded before migration 0006 have no role_group, and refinements (which read only
+        relationship rows) would find none of them: say so rather than answer empty."""
+        row = self.conn.execute(text("SELECT role_group FROM concept_property WHERE code_system_id = :cs AND code = "
+                                     ":a LIMIT 1"), {"cs": self.code_system_id, "a": attribute}).first()
+        if row is not None and row[0] is None:
+            raise NotSupported(f"SNOMED CT {self.version} was loaded before relationship groups were kept: its "
+                               f"{attribute} relationships cannot be told from other properties; load it again "
+                               "(termsvc load snomed ... --replace) to evaluate ECL refinements")
 
     def _value(self, op: str, value: a.Value, p: str) -> str:
         if op not in COMPARE:
@@ -297,103 +269,11 @@ class EclCompiler:
             return f"{p}.type = 'string' AND " + (f"({match})" if op == "=" else f"NOT ({match})")
         if isinstance(value, a.Wildcard):
             return f"{p}.type = 'code'" if op == "=" else "1=0"
+        if isinstance(value, a.Concept):
+            self.concept_id(value.code)  # likewise a value concept
         return f"{p}.type = 'code' AND " + self._negate(op, self._code_in(f"{p}.value", (value,)))
 
     # -- filters
-
-    def _string_match(self, column: str, term: a.SearchTerm, *, exact: bool = False) -> str:
-        if term.kind == "wild":
-            pattern = _like(term.text.lower()).replace("*", "%")
-            return f"LOWER({column}) LIKE {self.sql.bind(pattern)} ESCAPE '\\'"
-        if exact:
-            return f"{column} = {self.sql.bind(term.text)}"
-        words = term.text.lower().split()
-        if not words:
-            raise Invalid("an empty search term")
-        parts = []
-        for word in words:
-            start, inner = self.sql.bind(_like(word) + "%"), self.sql.bind("% " + _like(word) + "%")
-            parts.append(f"(LOWER({column}) LIKE {start} ESCAPE '\\' OR LOWER({column}) LIKE {inner} ESCAPE '\\')")
-        return "(" + " AND ".join(parts) + ")"
-
-    def _description_filter(self, flt: a.Filter, d: str) -> str:
-        name, values = flt.name, flt.values
-        if name == "term":
-            match = " OR ".join(self._string_match(f"{d}.value", t) for t in values if isinstance(t, a.SearchTerm))
-            return self._negate(flt.op, f"({match})")
-        if name == "language":
-            langs = [str(v) for v in values]
-            cond = " OR ".join(f"(LOWER({d}.language) = {self.sql.bind(x)} OR LOWER({d}.language) LIKE "
-                               f"{self.sql.bind(_like(x) + '-%')} ESCAPE '\\')" for x in langs)
-            return self._negate(flt.op, f"({cond})")
-        if name == "type":
-            unknown = [str(v) for v in values if str(v) not in TYPE_TOKENS]
-            if unknown:
-                raise Invalid(f"ECL description type {unknown[0]!r} is not one of fsn, syn, def")
-            return self._negate(flt.op, f"{d}.use_code IN {self.sql.values([TYPE_TOKENS[str(v)] for v in values])}")
-        if name == "typeid":
-            return self._negate(flt.op, self._code_in(f"{d}.use_code", values))
-        if name in ("dialect", "dialectid"):
-            return self._negate(flt.op, "(" + " OR ".join(self._dialect(v, d, name) for v in values
-                                                          if isinstance(v, a.Dialect)) + ")")
-        if name == "active":
-            if flt.op == "=" and all(isinstance(v, a.Boolean) and v.value for v in values):
-                return "1=1"
-            raise NotSupported("ECL description filter active = false is not supported: inactive descriptions are "
-                               "not kept")
-        raise NotSupported(f"ECL description filter '{name}' is not supported: descriptions are kept without their "
-                           "identifier, module and effective time")
-
-    def _dialect(self, dialect: a.Dialect, d: str, name: str) -> str:
-        tag = DIALECT_REFSETS.get(dialect.dialect) if name == "dialectid" else dialect.dialect.lower()
-        if tag is None:
-            raise NotSupported(f"ECL dialectId {dialect.dialect} is not supported: only the en-US "
-                               "(900000000000509007) and en-GB (900000000000508004) language refsets are kept by id; "
-                               "use dialect = <alias>")
-        cond = f"LOWER({d}.language) = {self.sql.bind(tag)} AND {d}.preferred IS NOT NULL"
-        wanted = {ACCEPTABILITY.get(x) for x in dialect.acceptability}
-        if None in wanted:
-            raise Invalid(f"ECL acceptability {dialect.acceptability} is not prefer/accept or "
-                          f"{PREFERRED}/{ACCEPTABLE}")
-        if len(wanted) == 1:
-            cond += f" AND {d}.preferred = {self.sql.bind(wanted.pop())}"
-        return f"({cond})"
-
-    def _property_is(self, col: str, code: str, value_cond: Pred) -> str:
-        p = self.sql.alias("p")
-        return (f"EXISTS (SELECT 1 FROM concept_property {p} WHERE {p}.concept_id = {col} AND {p}.code = '{code}' "
-                f"AND {value_cond(f'{p}.value')})")
-
-    def _concept_filter(self, flt: a.Filter, col: str) -> str:
-        name, values = flt.name, flt.values
-        if name in ("definitionstatus", "definitionstatusid"):
-            keys = [v.code if isinstance(v, a.Concept) else str(v) for v in values]
-            if any(k not in DEFINITION_STATUS for k in keys):
-                raise Invalid(f"ECL definition status {keys} is not primitive/defined or {PRIMITIVE}/{DEFINED}")
-            wanted = self.sql.values(sorted({DEFINITION_STATUS[k] for k in keys}))
-            return self._negate(flt.op, self._property_is(col, "sufficientlyDefined", lambda v: f"{v} IN {wanted}"))
-        if name == "moduleid":
-            return self._negate(flt.op, self._property_is(col, "moduleId", lambda v: self._code_in(v, values)))
-        if name == "effectivetime":
-            dates = [f"{v[:4]}-{v[4:6]}-{v[6:]}" for v in map(str, values) if len(v) == 8 and v.isdigit()]
-            if len(dates) != len(values):
-                raise Invalid("ECL effectiveTime values are dates written \"YYYYMMDD\"")
-            if len(dates) > 1:
-                listed = self.sql.values(dates)
-                return self._negate(flt.op, self._property_is(col, "effectiveTime", lambda v: f"{v} IN {listed}"))
-            sql_op, date = "<>" if flt.op == "!=" else flt.op, self.sql.bind(dates[0])
-            return self._property_is(col, "effectiveTime", lambda v: f"{v} {sql_op} {date}")
-        if name == "active":
-            x = self.sql.alias("x")
-            state = values[0].value if isinstance(values[0], a.Boolean) else True
-            is_active = state if flt.op == "=" else not state
-            return f"EXISTS (SELECT 1 FROM concept {x} WHERE {x}.concept_id = {col} AND {x}.active = {self.sql.bind(is_active)})"
-        raise NotSupported(f"ECL concept filter '{name}' is not supported")
-
-
-def _like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
 
 def ecl_condition(conn: Connection, sql: SqlBuilder, code_system_id: int, version: str, ecl: str,
                   column: str) -> str:
