@@ -278,6 +278,7 @@ def _check_one(call: _Call, coding: dict[str, Any], paths: Paths) -> CodingCheck
                          display=coding.get("display"), display_language=call.language,
                          abstract_allowed=call.abstract_allowed, paths=paths,
                          lenient_display=call.lenient_display, supplements=call.supplements)
+    expressions.drop_code_system_notes(check.issues)
     for rule in _RULES:
         if rule(call, item, check):
             break
