@@ -298,3 +298,11 @@ def test_cli_wrong_folder_is_an_error(store_url: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", store_url, "load", "snomed", str(tmp_path), "--quiet"])
     assert result.exit_code == 1
     assert "no SNOMED CT RF2 Snapshot files found" in result.output
+
+
+def test_cli_loads_an_extension_with_its_base(store_url: str, tmp_path: Path) -> None:
+    extension = _zip(SAMPLES / "snomed" / "SnomedCT_SE_MiniRF2", tmp_path / "SnomedCT_SE.zip")
+    result = runner.invoke(app, ["--db", store_url, "load", "snomed", str(extension), "--quiet", "--lenient",
+                                 "--base", str(SAMPLES / "snomed" / "SnomedCT_MiniRF2")])
+    assert result.exit_code == 0, result.output
+    assert f"{SCT}/{SE}/version/20240231" in result.output.replace("\n", "")

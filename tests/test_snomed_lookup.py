@@ -212,3 +212,13 @@ def test_replacing_a_version_removes_its_inactive_designations(engine: Engine, t
     first = count()
     run_load(engine, "snomed", release, replace=True)
     assert count() == first > 1
+
+
+def test_expansion_designations_carry_the_description_language(client: TestClient) -> None:
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+        {"name": "valueSet", "resource": _value_set({"concept": [{"code": "404684003"}]})},
+        {"name": "includeDesignations", "valueBoolean": True}]})
+    assert response.status_code == 200, response.text
+    [entry] = response.json()["expansion"]["contains"]
+    assert [(d["language"], d["value"]) for d in entry["designation"]] == [
+        ("en", "Clinical finding"), ("en", "Clinical finding (finding)")]
