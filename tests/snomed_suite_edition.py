@@ -65,6 +65,8 @@ CHILDREN_OF_TENDON_REPAIR: Final = {
     "91092007": "Myotenontoplasty of hand"}
 # (source, attribute, destination, group)
 ATTRIBUTES: Final = (("367430006", "260686004", "257903006", "1"), ("367430006", "405813007", "118632007", "1"))
+# a simple reference set the implicit ?fhir_vs=refset/ test names, and its members
+REFSET: Final = ("734139008", ("128241005",))
 # inactive descriptions: (concept, term)
 RETIRED: Final = (("42463004", "Genus: Opisthorchis"),)
 # FSNs that are not "preferred term (tag)"
@@ -120,6 +122,10 @@ def write(root: Path) -> Path:
           "conceptId\tlanguageCode\ttypeId\tterm\tcaseSignificanceId", description_rows)
     _file(terminology / f"sct2_Relationship_Snapshot_INT_{DATE}.txt", "id\teffectiveTime\tactive\tmoduleId\t"
           "sourceId\tdestinationId\trelationshipGroup\ttypeId\tcharacteristicTypeId\tmodifierId", relationship_rows)
+    refset, members = REFSET
+    _file(package / "Snapshot" / "Refset" / "Content" / f"der2_Refset_SimpleSnapshot_INT_{DATE}.txt",
+          "id\teffectiveTime\tactive\tmoduleId\trefsetId\treferencedComponentId",
+          [[str(uuid.uuid5(uuid.NAMESPACE_OID, refset + m)), DATE, "1", INT, refset, m] for m in members])
     _file(language / f"der2_cRefset_LanguageSnapshot-en_INT_{DATE}.txt", "id\teffectiveTime\tactive\tmoduleId\t"
           "refsetId\treferencedComponentId\tacceptabilityId", language_rows)
     return package

@@ -249,3 +249,10 @@ def test_normal_form_of_an_ungrouped_attribute(client: TestClient) -> None:
 def test_normal_forms_are_not_shown_unasked(client: TestClient) -> None:
     codes = {p["code"] for p in _properties(_lookup(client, "131148009"))}
     assert not codes & {"normalForm", "normalFormTerse"}
+
+
+@pytest.mark.parametrize("url", [f"{SCT}?fhir_vs=isa/123456001", f"{SCT}?fhir_vs=refset/404684003"])
+def test_implicit_value_set_naming_no_concept_or_refset_is_not_found(client: TestClient, url: str) -> None:
+    response = client.get("/fhir/ValueSet/$expand", params={"url": url})
+    assert response.status_code == 404, response.text
+    assert url in response.text

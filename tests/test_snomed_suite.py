@@ -1,6 +1,7 @@
 """The tx-ecosystem suite's snomed-mode tests that a small edition in the suite's shape can answer (see
 snomed_suite_edition): $lookup of a concept and of an expression, $validate-code of good and bad expressions,
-an inactive description as display, expressions in value sets (listed, by filter, implicit is-a). The real server runs as a uvicorn subprocess and the shared runner drives
+an inactive description as display, expressions in value sets (listed, by filter, implicit is-a and refset), implicit value sets naming
+no concept or refset. The real server runs as a uvicorn subprocess and the shared runner drives
 it, on SQLite and PostgreSQL; every named test must pass."""
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tests.test_conformance import RUN_SECONDS, RUNNER, _free_port, _wait_until_
 
 TESTS: Final = ("lookup", "lookup-pc", "validate-code-pc-good", "validate-code-pc-bad1", "validate-code-pc-bad2",
                 "snomed-inactive-display", "validate-code-pc-list", "validate-code-pc-list-bad",
-                "validate-code-pc-filter", "validate-code-implied-1", "validate-code-implied-2")
+                "validate-code-pc-filter", "validate-code-implied-1", "validate-code-implied-1b",
+                "validate-code-implied-2", "validate-code-implied-2b")
 
 
 @pytest.fixture(scope="module", params=ENGINES)
