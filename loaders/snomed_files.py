@@ -112,12 +112,14 @@ def classify(file_name: str) -> str | None:
     return None
 
 
-def _package_root(parts: tuple[str, ...]) -> str | None:
+def package_root(parts: tuple[str, ...]) -> str | None:
     """The package root of a file at `parts` (relative to what was named), or None for a file under a Full/ or
     Delta/ folder."""
     folders = parts[:-1]
-    if _OTHER_RELEASE_TYPES.intersection(folders):
-        return None
+    if "Snapshot" not in folders and any(
+            name in _OTHER_RELEASE_TYPES and folders[n + 1:n + 2] in ((), *((c,) for c in _CONTENT_FOLDERS))
+            for n, name in enumerate(folders)):
+        return None  # Full/ or Delta/ at the release-type level; a folder so named higher up is no matter
     for level in ("Snapshot", *_CONTENT_FOLDERS):
         if level in folders:
             return "/".join(folders[:folders.index(level)]) or "."
@@ -137,7 +139,7 @@ def _scan_zip(path: Path, packages: dict[str, Package]) -> None:
         for member in sorted(archive.namelist()):
             parts = PurePosixPath(member).parts
             kind = classify(parts[-1]) if parts else None
-            root = _package_root(parts) if kind else None
+            root = package_root(parts) if kind else None
             if kind and root is not None:
                 _add(packages, kind, Rf2File(kind, f"{path}!{member}", path, member, f"{path}!{root}"))
 
@@ -158,7 +160,7 @@ def find_packages(paths: list[Path]) -> list[Package]:
                 _scan_zip(item, packages)
                 continue
             kind = classify(item.name)
-            root = _package_root(item.relative_to(path).parts) if kind else None
+            root = package_root(item.relative_to(path).parts) if kind else None
             if kind and root is not None and item.is_file():
                 _add(packages, kind, Rf2File(kind, str(item), item, None, str(path.joinpath(root))))
     if not packages:

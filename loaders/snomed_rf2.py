@@ -387,7 +387,8 @@ def load(run: LoadRun, path: Path, progress: Progress, *, current: bool | None =
         current = False  # test content never displaces a production edition unless asked
     writer = run.code_system({
         "resourceType": "CodeSystem", "id": f"{'x' if edition.experimental else ''}sct-{module}-{date}",
-        "url": SYSTEM, "version": version, **({"experimental": True} if edition.experimental else {}),
+        # not "experimental": true, which would warn of every code; the xsct version URI says it
+        "url": SYSTEM, "version": version,
         "name": "SNOMED_CT", "title": "SNOMED CT" + ("" if module == INTERNATIONAL else f" (module {module})"),
         "status": "active", "publisher": "SNOMED International", "caseSensitive": False,
         "hierarchyMeaning": "is-a", "compositional": True, "valueSet": f"{SYSTEM}?fhir_vs",

@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from termsvc.api.app import create_app
 from termsvc.cli.main import app
 from termsvc.errors import LoadError
+from termsvc.loaders.snomed_files import package_root
 from termsvc.ops.loading import run_load
 from termsvc.settings import Settings
 from tests.conftest import SAMPLES, shared_path
@@ -298,3 +301,47 @@ def test_cli_wrong_folder_is_an_error(store_url: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["--db", store_url, "load", "snomed", str(tmp_path), "--quiet"])
     assert result.exit_code == 1
     assert "no SNOMED CT RF2 Snapshot files found" in result.output
+
+
+def test_cli_loads_an_extension_with_its_base(store_url: str, tmp_path: Path) -> None:
+    extension = _zip(SAMPLES / "snomed" / "SnomedCT_SE_MiniRF2", tmp_path / "SnomedCT_SE.zip")
+    result = runner.invoke(app, ["--db", store_url, "load", "snomed", str(extension), "--quiet", "--lenient",
+                                 "--base", str(SAMPLES / "snomed" / "SnomedCT_MiniRF2")])
+    assert result.exit_code == 0, result.output
+    assert f"{SCT}/{SE}/version/20240231" in result.output.replace("\n", "")
+
+
+def test_a_folder_named_delta_above_the_package_is_no_matter(engine: Engine, tmp_path: Path) -> None:
+    root = _without_snapshot_level(_mini_ct_snapshot(), tmp_path / "Delta" / "SnomedCT_MiniCT")
+    _load(engine, tmp_path)
+    assert _count(engine, INT_2018) == 102
+    assert root.exists()
+
+
+def test_snapshot_named_files_in_a_delta_folder_are_not_read(engine: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "SnomedCT_MiniCT"
+    shutil.copytree(_mini_ct_snapshot(), root / "Snapshot")
+    stray = root / "Delta" / "Terminology"
+    stray.mkdir(parents=True)
+    shutil.copy(_concept_file(root / "Snapshot"), stray / "sct2_Concept_Snapshot_INT_20190131.txt")
+    _load(engine, root)
+    assert _versions(engine) == [INT_2018]
+
+
+folder_names = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=8).filter(
+    lambda n: n not in ("Snapshot", "Full", "Delta", "Terminology", "Refset"))
+
+
+@given(st.lists(folder_names, max_size=3), st.sampled_from([("Terminology",), ("Refset", "Language"), ("Refset",)]),
+       st.booleans())
+def test_package_root_is_the_folder_above_snapshot_or_the_content_folders(
+        prefix: list[str], content: tuple[str, ...], snapshot_level: bool) -> None:
+    parts = (*prefix, *(("Snapshot",) if snapshot_level else ()), *content, "sct2_Concept_Snapshot_INT_20250101.txt")
+    assert package_root(parts) == ("/".join(prefix) or ".")
+
+
+@given(st.lists(folder_names, max_size=3), st.sampled_from(["Full", "Delta"]),
+       st.sampled_from([("Terminology",), ("Refset", "Map"), ()]))
+def test_files_at_the_full_or_delta_level_belong_to_no_package(prefix: list[str], kind: str,
+                                                              content: tuple[str, ...]) -> None:
+    assert package_root((*prefix, kind, *content, "sct2_Concept_Snapshot_INT_20250101.txt")) is None

@@ -16,9 +16,11 @@ from sqlalchemy import Engine, text
 
 from termsvc.api.app import create_app
 from termsvc.loaders.snomed_ids import verhoeff_digit
+from termsvc.ops import scg
 from termsvc.ops.loading import run_load
 from termsvc.settings import Settings
 from termsvc.store.engine import make_engine
+from tests import snomed_suite_edition
 from tests.conftest import ENGINES, shared_path
 
 SCT = "http://snomed.info/sct"
@@ -212,3 +214,45 @@ def test_replacing_a_version_removes_its_inactive_designations(engine: Engine, t
     first = count()
     run_load(engine, "snomed", release, replace=True)
     assert count() == first > 1
+
+
+def test_expansion_designations_carry_the_description_language(client: TestClient) -> None:
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+        {"name": "valueSet", "resource": _value_set({"concept": [{"code": "404684003"}]})},
+        {"name": "includeDesignations", "valueBoolean": True}]})
+    assert response.status_code == 200, response.text
+    [entry] = response.json()["expansion"]["contains"]
+    assert [(d["language"], d["value"]) for d in entry["designation"]] == [
+        ("en", "Clinical finding"), ("en", "Clinical finding (finding)")]
+
+
+# --- normal forms ------------------------------------------------------------------------------------------
+
+def test_normal_forms_give_parents_and_relationship_groups(engine: Engine, tmp_path: Path) -> None:
+    run_load(engine, "snomed", snomed_suite_edition.write(tmp_path), experimental=True)
+    with TestClient(create_app(Settings(database_url="sqlite://"), engine=engine)) as test_client:
+        found = {p["code"]: p["value"] for p in _properties(
+            _lookup(test_client, "367430006", "normalForm", "normalFormTerse"))}
+    assert found == {
+        "normalFormTerse": "<<<119657005+274059009+281760001:{260686004=257903006,405813007=118632007}",
+        "normalForm": "<<<119657005|Hand repair|+274059009|Hand tendon operation|+281760001|Repair of tendon of upper "
+                      "limb|:{260686004|Method|=257903006|Repair - action|,405813007|Procedure site - Direct|="
+                      "118632007|Structure of tendon within hand|}"}
+    assert scg.render(scg.parse(found["normalForm"]), {}) == found["normalFormTerse"]
+
+
+def test_normal_form_of_an_ungrouped_attribute(client: TestClient) -> None:
+    found = {p["code"]: p["value"] for p in _properties(_lookup(client, "131148009", "normalFormTerse"))}
+    assert found["normalFormTerse"].endswith("404684003:116676008=50960005")
+
+
+def test_normal_forms_are_not_shown_unasked(client: TestClient) -> None:
+    codes = {p["code"] for p in _properties(_lookup(client, "131148009"))}
+    assert not codes & {"normalForm", "normalFormTerse"}
+
+
+@pytest.mark.parametrize("url", [f"{SCT}?fhir_vs=isa/123456001", f"{SCT}?fhir_vs=refset/404684003"])
+def test_implicit_value_set_naming_no_concept_or_refset_is_not_found(client: TestClient, url: str) -> None:
+    response = client.get("/fhir/ValueSet/$expand", params={"url": url})
+    assert response.status_code == 404, response.text
+    assert url in response.text

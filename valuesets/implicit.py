@@ -44,10 +44,25 @@ def _snomed(url: str) -> dict[str, Any] | None:
     return _value_set(url, include, "SNOMED CT implicit value set")
 
 
+# isa/X and refset/X name a concept and a reference set: naming neither, the url defines no value set
+_NAMED = {("concept", "is-a"): "SELECT 1 FROM concept c JOIN code_system s ON s.code_system_id = c.code_system_id "
+                               "WHERE s.url = :url AND c.code = :value",
+          ("refset", "="): "SELECT 1 FROM concept_property p JOIN code_system s ON s.code_system_id = "
+                           "p.code_system_id WHERE s.url = :url AND p.code = 'refset' AND p.value = :value"}
+
+
+def _names_something(conn: Connection, value_set: dict[str, Any]) -> bool:
+    for flt in value_set["compose"]["include"][0].get("filter", []):
+        sql = _NAMED.get((flt["property"], flt["op"]))
+        if sql and conn.execute(text(sql + " LIMIT 1"), {"url": SNOMED, "value": flt["value"]}).first() is None:
+            return False
+    return True
+
+
 def implicit_value_set(conn: Connection, url: str, version: str | None) -> dict[str, Any] | None:
     found = _snomed(url)
     if found is not None:
-        return found
+        return found if _names_something(conn, found) else None
     if url == LOINC + "/vs":
         return _value_set(url, {"system": LOINC}, "All LOINC codes")
     # a code system's own `valueSet`: every code of that code system

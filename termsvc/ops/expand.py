@@ -221,7 +221,10 @@ def _contains(conn: Connection, request: ExpandRequest, compiled: Compiled, rows
         if own and own.extensions:
             entry["extension"] = list(own.extensions)
         if request.include_designations:
-            listed = [_designation(d) for d in designations.get(row.concept_id, []) if d is not replaced]
+            own_rows = designations.get(row.concept_id, [])
+            if cs and cs.url == sct.SNOMED:  # one per description, in its language (see ops.snomed)
+                own_rows = sct.designations(own_rows, row.display)
+            listed = [_designation(d) for d in own_rows if d is not replaced]
             if (replaced is not None or dropped) and row.display:
                 # the display given up for another language stays visible as a designation
                 original: dict[str, Any] = {"use": PREFERRED_FOR_LANGUAGE, "value": row.display}

@@ -12,7 +12,9 @@ from sqlalchemy import Connection
 from termsvc.concept_extensions import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.errors import Invalid, NotFound
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops import scg
 from termsvc.ops import snomed as sct
+from termsvc.ops import snomed_expressions as expressions
 from termsvc.store import queries as q
 
 # Properties $lookup synthesises from the concept row and the hierarchy, beside the stored ones.
@@ -52,6 +54,8 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
     if cs is None:
         raise NotFound(unknown_system_message(url, version, resolution.known_versions, "looked up"),
                        expression=["system"], message_id="UNKNOWN_CODESYSTEM")
+    if concept is None and sct.is_snomed(cs) and scg.is_expression(code):
+        return _expression(conn, cs, code, _wanted(properties))
     if concept is None:
         where = f"{cs.url} version {cs.version}" if cs.version else cs.url
         raise NotFound(f"Unable to find code '{code}' in {where}", expression=["code"])
@@ -97,6 +101,21 @@ def lookup(conn: Connection, *, system: str | None, code: str | None, version: s
                     out.append(_property(p.code, cs_ops.typed_value(p)))
         out.append({"name": "used-supplement", "valueCanonical": canonical})
     return {"resourceType": "Parameters", "parameter": out}
+
+
+def _expression(conn: Connection, cs: cs_ops.CodeSystemVersion, code: str, wanted: set[str] | None
+                ) -> dict[str, Any]:
+    """$lookup of a post-coordinated SNOMED CT expression."""
+    checked = expressions.check(conn, cs, code)
+    if checked.problem is not None or checked.expression is None:
+        raise NotFound(f"Unable to find code '{code}' in {cs.url} version {cs.version}: not a valid expression: "
+                       f"{checked.problem}", expression=["code"])
+    focus: list[dict[str, Any]] = []
+    for ref in checked.expression.body.focus:
+        concept = q.find_concept(conn, cs.id, ref.id)
+        if concept is not None:
+            focus.extend(sct.properties(conn, cs, concept, q.concept_details(conn, concept.concept_id), wanted))
+    return expressions.lookup(conn, cs, code, checked, focus)
 
 
 PREFERRED_FOR_LANGUAGE = ("http://terminology.hl7.org/CodeSystem/hl7TermMaintInfra", "preferredForLanguage",

@@ -7,7 +7,10 @@ two differ, the HL7 terminology ecosystem suite's snomed-mode expected responses
 - properties by default: `inactive`, `effectiveTime`, `module` (the concept's moduleId, described), `parent`,
   `child`, and each attribute relationship as a property named by the attribute's concept id, with
   `code-display` (the attribute's term) and `description` (the value's term). Asked for by name:
-  `sufficientlyDefined`, `moduleId`, refset memberships and historical associations, and the rest.
+  `sufficientlyDefined`, `moduleId`, `normalForm` and `normalFormTerse` (the concept's necessary normal form as
+  a Compositional Grammar expression, with and without terms: `===` fully defined or `<<<` primitive, its parents
+  as focus concepts, its ungrouped attributes, then its relationship groups), refset memberships and historical
+  associations, and the rest.
 
 Attribute relationships are told from the other concept-valued properties (association and attribute-value
 refsets, also named by concept id) by the concept model: their code is-a 410662002 |Concept model attribute|."""
@@ -19,6 +22,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, bindparam, text
 
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops import scg
 from termsvc.store import queries as q
 
 SNOMED: Final = "http://snomed.info/sct"
@@ -86,6 +90,36 @@ def attribute_property(code: str, value: str, value_display: str | None, code_di
     return _property(code, {"valueCode": value}, value_display, code_display)
 
 
+_RELATIONSHIPS = text("SELECT code, type, value, role_group FROM concept_property WHERE concept_id = :id "
+                      "AND role_group IS NOT NULL ORDER BY role_group, concept_property_id")
+_CONCRETE_KINDS: Final = {"integer": "integer", "decimal": "decimal", "string": "string", "boolean": "boolean"}
+
+
+def normal_form(conn: Connection, concept: q.ConceptRow, details: q.ConceptDetails) -> scg.Expression:
+    """The concept's necessary normal form from its inferred relationships (groups as the release numbers them)."""
+    defined = any(p.code == "sufficientlyDefined" and p.value == "true" for p in details.properties)
+    ungrouped: list[scg.Attribute] = []
+    groups: dict[int, list[scg.Attribute]] = {}
+    for code, kind, value, group in conn.execute(_RELATIONSHIPS, {"id": concept.concept_id}).all():
+        target: scg.ConceptRef | scg.Concrete = (
+            scg.Concrete(_CONCRETE_KINDS[kind], value) if kind in _CONCRETE_KINDS else scg.ConceptRef(value))
+        attribute = scg.Attribute(scg.ConceptRef(code), target)
+        (ungrouped if not group else groups.setdefault(int(group), [])).append(attribute)
+    focus = tuple(scg.ConceptRef(code) for code, _ in details.parents) or (scg.ConceptRef(concept.code),)
+    return scg.Expression("===" if defined else "<<<", scg.SubExpression(
+        focus, tuple(ungrouped), tuple(tuple(g) for _, g in sorted(groups.items()))))
+
+
+def _terms(conn: Connection, code_system_id: int, expression: scg.Expression) -> dict[str, str]:
+    codes = sorted({r.id for r in scg.concepts(expression)})
+    rows = conn.execute(_DISPLAYS, {"cs": code_system_id, "codes": codes}).all() if codes else []
+    return {r[0]: r[1] for r in rows if r[1]}
+
+
+_DISPLAYS = text("SELECT code, display FROM concept WHERE code_system_id = :cs AND code IN :codes").bindparams(
+    bindparam("codes", expanding=True))
+
+
 def properties(conn: Connection, cs: cs_ops.CodeSystemVersion, concept: q.ConceptRow, details: q.ConceptDetails,
                wanted: set[str] | None) -> list[dict[str, Any]]:
     stored = details.properties
@@ -101,6 +135,12 @@ def properties(conn: Connection, cs: cs_ops.CodeSystemVersion, concept: q.Concep
         out.extend(_property("parent", {"valueCode": c}, d) for c, d in details.parents)
     if include("child"):
         out.extend(_property("child", {"valueCode": c}, d) for c, d in details.children)
+    if wanted is not None and wanted & {"normalForm", "normalFormTerse"}:
+        form = normal_form(conn, concept, details)
+        if "normalForm" in wanted:
+            out.append(_property("normalForm", {"valueString": scg.render(form, _terms(conn, cs.id, form))}))
+        if "normalFormTerse" in wanted:
+            out.append(_property("normalFormTerse", {"valueString": scg.render(form, {})}))
     for p in stored:
         if p.code in named:
             if include(p.code):

@@ -16,6 +16,9 @@ from sqlalchemy import Connection
 
 from termsvc.errors import Invalid
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops import scg
+from termsvc.ops import snomed as sct
+from termsvc.ops import snomed_expressions as expressions
 from termsvc.ops.lookup import find_code, unknown_system_message
 from termsvc.ops.outcome import issue
 from termsvc.store import queries as q
@@ -120,6 +123,9 @@ def check_coding(conn: Connection, *, system: str | None, code: str | None, vers
                   details_code="invalid-data")
         return check
     check.version = cs.version or None
+    if concept is None and sct.is_snomed(cs):
+        _snomed_non_concept(conn, check, cs, code)
+        return check
     if concept is None:
         _unknown_code(check, cs, code, paths)
         return check
@@ -179,6 +185,16 @@ def _unknown_code(check: CodingCheck, cs: cs_ops.CodeSystemVersion, code: str, p
     check.add("error", "code-invalid", f"Unknown code '{code}' in {where}", paths.code,
               message_id="Unknown_Code_in_Version" if cs.version else "Unknown_Code_in",
               details_code="invalid-code")
+
+
+def _snomed_non_concept(conn: Connection, check: CodingCheck, cs: cs_ops.CodeSystemVersion, code: str) -> None:
+    """A SNOMED CT code that is no concept of the edition: a post-coordinated expression, or unknown."""
+    checked = expressions.check(conn, cs, code) if scg.is_expression(code) else None
+    check.valid, issues, _error = expressions.validation_issues(cs, code, checked)
+    check.issues.extend(issues)
+    check.quiet.update(str(i["details"]["text"]) for i in issues if i["severity"] != "error")
+    if checked is not None and check.valid:
+        check.display = checked.display()
 
 
 def _status(check: CodingCheck, concept: q.ConceptRow, paths: Paths) -> None:

@@ -16,6 +16,9 @@ import orjson
 from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid, NotFound
+from termsvc.ops import scg
+from termsvc.ops import snomed as sct
+from termsvc.ops import snomed_expressions as expressions
 from termsvc.ops.expand import compose_parameters, standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
 from termsvc.ops.outcome import issue
@@ -278,6 +281,7 @@ def _check_one(call: _Call, coding: dict[str, Any], paths: Paths) -> CodingCheck
                          display=coding.get("display"), display_language=call.language,
                          abstract_allowed=call.abstract_allowed, paths=paths,
                          lenient_display=call.lenient_display, supplements=call.supplements)
+    expressions.drop_code_system_notes(check.issues)
     for rule in _RULES:
         if rule(call, item, check):
             break
@@ -436,7 +440,8 @@ def _membership(call: _Call, item: _Coding, check: CodingCheck) -> bool:
         check.member = True
     elif (check.system and not check.unknown_system and isinstance(code, str)
             and not _member(call.conn, item.member_in, check.system, check.version, code,
-                            check.normalized_code is not None, active_only=call.active_only)):
+                            check.normalized_code is not None, active_only=call.active_only)
+            and not _expression_member(call, check, code)):
         _not_a_member(call, item, check, code)
     elif check.system and not check.unknown_system and isinstance(code, str):
         check.member = True
@@ -446,6 +451,19 @@ def _membership(call: _Call, item: _Coding, check: CodingCheck) -> bool:
             check.issues.insert(0, _not_in_value_set(check.system, code, item.coding.get("display"), value_set,
                                                      item.paths, item.coding.get("version")))
     return True
+
+
+def _expression_member(call: _Call, check: CodingCheck, code: str) -> bool:
+    """A valid post-coordinated SNOMED CT expression: listed verbatim, or its focus in an include open to
+    expressions (see ops.snomed_expressions)."""
+    if check.system != sct.SNOMED or not check.valid or not scg.is_expression(code):
+        return False
+
+    def holds(part: dict[str, Any], concept: str) -> bool:
+        compiled = Compiler(call.conn, call.rules, find_value_set, lenient=True).compile(part, "c")
+        return _member(call.conn, compiled, sct.SNOMED, check.version, concept, False, active_only=call.active_only)
+
+    return expressions.member(call.value_set, code, holds)
 
 
 def _not_a_member(call: _Call, item: _Coding, check: CodingCheck, code: str) -> None:
