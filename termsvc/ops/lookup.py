@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from termsvc.errors import Invalid, NotFound
 from termsvc.loaders.fhir_codesystem import CARRIED_EXTENSIONS, EXTENSION_PROPERTIES
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops.answers import kept
 from termsvc.store import queries as q
 
 # Properties $lookup synthesises from the concept row and the hierarchy, beside the stored ones.
@@ -36,6 +37,7 @@ def unknown_system_message(url: str, version: str | None, known: list[str], acti
     return f"A definition for CodeSystem '{url}' could not be found, so the code cannot be {action}"
 
 
+@kept("lookup")
 def lookup(conn: Connection, *, system: str | None, code: str | None, version: str | None = None,
            properties: list[str] | None = None, display_language: str | None = None,
            use_supplements: list[str] | None = None) -> dict[str, Any]:

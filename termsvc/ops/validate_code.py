@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from termsvc.api.outcome import issue
 from termsvc.errors import Invalid
 from termsvc.ops import codesystems as cs_ops
+from termsvc.ops.answers import kept
 from termsvc.ops.lookup import find_code, unknown_system_message
 from termsvc.store import queries as q
 from termsvc.valuesets.finder import stored_value_set
@@ -289,6 +290,7 @@ def to_parameters(checks: list[CodingCheck], *, given_code: str | None = None,
     return {"resourceType": "Parameters", "parameter": out}
 
 
+@kept("validate_code")
 def validate_code(conn: Connection, *, url: str | None, code: str | None, version: str | None = None,
                   display: str | None = None, display_language: str | None = None,
                   abstract_allowed: bool = True) -> dict[str, Any]:
@@ -299,6 +301,7 @@ def validate_code(conn: Connection, *, url: str | None, code: str | None, versio
     return to_parameters([check], given_code=code)
 
 
+@kept("validate_coding")
 def validate_coding(conn: Connection, coding: dict[str, Any], *, url: str | None = None,
                     version: str | None = None, display_language: str | None = None,
                     abstract_allowed: bool = True) -> dict[str, Any]:
@@ -307,6 +310,7 @@ def validate_coding(conn: Connection, coding: dict[str, Any], *, url: str | None
     return to_parameters([check], given_code=coding.get("code"))
 
 
+@kept("validate_codeable_concept")
 def validate_codeable_concept(conn: Connection, concept: dict[str, Any], *, url: str | None = None,
                               version: str | None = None, display_language: str | None = None,
                               abstract_allowed: bool = True) -> dict[str, Any]:
