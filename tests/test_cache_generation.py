@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from termsvc.api.app import create_app
 from termsvc.auth import tokens
+from termsvc.ops import answers
 from termsvc.ops import expand as expand_ops
 from termsvc.ops.loading import run_load
 from termsvc.settings import Settings
@@ -25,7 +26,8 @@ from termsvc.valuesets import finder
 
 CS_URL = "http://example.org/cs/shapes"
 VS_URL = "http://example.org/vs/polygons"
-CACHES: list[GenerationCache[Any]] = [expand_ops._FINISHED, queries._VERSIONS_CACHE, finder._VERSIONS]
+CACHES: list[GenerationCache[Any]] = [expand_ops._FINISHED, queries._VERSIONS_CACHE, finder._VERSIONS,
+                                      answers._ANSWERS]
 
 
 def code_system(display: str = "Square", version: str = "1") -> dict[str, Any]:
@@ -169,6 +171,30 @@ def test_an_expansion_is_the_same_from_the_cache_and_computed_afresh(clients: tu
     for answer in (first, fresh):
         del answer["expansion"]["identifier"], answer["expansion"]["timestamp"]
     assert fresh == first
+
+
+QUESTIONS: list[tuple[str, dict[str, str]]] = [
+    ("CodeSystem/$lookup", {"system": CS_URL, "code": "square"}),
+    ("CodeSystem/$lookup", {"system": CS_URL, "code": "square", "property": "parent"}),
+    ("CodeSystem/$lookup", {"system": CS_URL, "code": "nonsense"}),
+    ("CodeSystem/$validate-code", {"url": CS_URL, "code": "square", "display": "Round"}),
+    ("ValueSet/$validate-code", {"url": VS_URL, "system": CS_URL, "code": "circle"}),
+    ("ValueSet/$validate-code", {"url": VS_URL, "system": CS_URL, "code": "square", "display": "Square"})]
+
+
+@pytest.mark.parametrize(("operation", "params"), QUESTIONS, ids=[f"{o}?{'&'.join(p)}" for o, p in QUESTIONS])
+def test_an_answer_is_the_same_from_the_cache_and_worked_out_afresh(clients: tuple[TestClient, TestClient],
+                                                                   operation: str, params: dict[str, str]) -> None:
+    _, reader = clients
+    for cache in CACHES:
+        cache.clear()
+    first = reader.get(f"/fhir/{operation}", params=params)
+    again = reader.get(f"/fhir/{operation}", params=params)
+    for cache in CACHES:
+        cache.clear()
+    fresh = reader.get(f"/fhir/{operation}", params=params)
+    assert first.status_code == again.status_code == fresh.status_code
+    assert first.json() == again.json() == fresh.json()
 
 
 def test_two_stores_in_one_process_never_share_entries(engine: Engine, store_url: str,

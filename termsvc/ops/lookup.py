@@ -15,6 +15,7 @@ from termsvc.ops import codesystems as cs_ops
 from termsvc.ops import scg
 from termsvc.ops import snomed as sct
 from termsvc.ops import snomed_expressions as expressions
+from termsvc.ops.answers import kept
 from termsvc.store import queries as q
 
 # Properties $lookup synthesises from the concept row and the hierarchy, beside the stored ones.
@@ -39,6 +40,7 @@ def unknown_system_message(url: str, version: str | None, known: list[str], acti
     return f"A definition for CodeSystem '{url}' could not be found, so the code cannot be {action}"
 
 
+@kept("lookup")
 def lookup(conn: Connection, *, system: str | None, code: str | None, version: str | None = None,
            properties: list[str] | None = None, display_language: str | None = None,
            use_supplements: list[str] | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from termsvc.ops import codesystems as cs_ops
 from termsvc.ops import scg
 from termsvc.ops import snomed as sct
 from termsvc.ops import snomed_expressions as expressions
+from termsvc.ops.answers import kept
 from termsvc.ops.lookup import find_code, unknown_system_message
 from termsvc.ops.outcome import issue
 from termsvc.store import queries as q
@@ -317,6 +318,7 @@ def to_parameters(checks: list[CodingCheck], *, given_code: str | None = None,
     return {"resourceType": "Parameters", "parameter": out}
 
 
+@kept("validate_code")
 def validate_code(conn: Connection, *, url: str | None, code: str | None, version: str | None = None,
                   display: str | None = None, display_language: str | None = None,
                   abstract_allowed: bool = True) -> dict[str, Any]:
@@ -327,6 +329,7 @@ def validate_code(conn: Connection, *, url: str | None, code: str | None, versio
     return to_parameters([check], given_code=code)
 
 
+@kept("validate_coding")
 def validate_coding(conn: Connection, coding: dict[str, Any], *, url: str | None = None,
                     version: str | None = None, display_language: str | None = None,
                     abstract_allowed: bool = True) -> dict[str, Any]:
@@ -335,6 +338,7 @@ def validate_coding(conn: Connection, coding: dict[str, Any], *, url: str | None
     return to_parameters([check], given_code=coding.get("code"))
 
 
+@kept("validate_codeable_concept")
 def validate_codeable_concept(conn: Connection, concept: dict[str, Any], *, url: str | None = None,
                               version: str | None = None, display_language: str | None = None,
                               abstract_allowed: bool = True) -> dict[str, Any]:

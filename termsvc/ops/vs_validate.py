@@ -19,6 +19,7 @@ from termsvc.errors import Invalid, NotFound
 from termsvc.ops import scg
 from termsvc.ops import snomed as sct
 from termsvc.ops import snomed_expressions as expressions
+from termsvc.ops.answers import kept
 from termsvc.ops.expand import compose_parameters, standards_status, value_set_of
 from termsvc.ops.lookup import unknown_system_message
 from termsvc.ops.outcome import issue
@@ -192,6 +193,7 @@ def _codings(params: OpParams) -> tuple[list[tuple[dict[str, Any], Paths]], dict
     return [({k: v for k, v in single.items() if v is not None}, Paths.for_code())], None, code
 
 
+@kept("validate_in_value_set")
 def validate_in_value_set(conn: Connection, params: OpParams, instance: dict[str, Any] | None, *,
                           accept_language: str | None) -> dict[str, Any]:
     value_set = value_set_of(conn, params, instance)
