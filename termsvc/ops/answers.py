@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec
 import orjson
 from sqlalchemy import Connection
 
-from termsvc.api.params import OpParams
+from termsvc.ops.params import OpParams
 from termsvc.store.cache import GenerationCache, cached
 
 P = ParamSpec("P")
