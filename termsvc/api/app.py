@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
-from termsvc.api import handlers
+from termsvc.api import handlers, history
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
 from termsvc.auth.bearer import read_access
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @app.get("/healthz", include_in_schema=True, summary="Liveness (no database access)")
     def healthz() -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
+    app.include_router(history.router, prefix="/fhir")  # before the routers: /{type}/_history is not a read
 
     for router in ROUTERS:
         app.include_router(router, prefix="/fhir")
