@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
-from termsvc.api import handlers, history
+from termsvc.api import handlers, history, middleware, operability
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
 from termsvc.auth.bearer import read_access
@@ -38,10 +37,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     handlers.install(app)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
-
-    @app.get("/healthz", include_in_schema=True, summary="Liveness (no database access)")
-    def healthz() -> Response:
-        return Response(b'{"status":"ok"}', media_type="application/json")
+    middleware.install(app, settings)
+    app.include_router(operability.router)
     app.include_router(history.router, prefix="/fhir")  # before the routers: /{type}/_history is not a read
 
     for router in ROUTERS:
