@@ -162,3 +162,9 @@ def test_the_etag_changes_when_the_resource_does(client: TestClient, engine: Eng
         conn.execute(text("UPDATE code_system SET resource_json = REPLACE(resource_json, '\"name\"', "
                           "'\"title\":\"Renamed\",\"name\"') WHERE url = :u"), {"u": COLOURS})
     assert client.get("/fhir/CodeSystem/colours", headers={"If-None-Match": tag}).status_code == 200
+
+
+def test_a_nul_character_in_the_query_is_refused_with_400(client: TestClient) -> None:
+    response = client.get("/fhir/ValueSet?name=%00")
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"

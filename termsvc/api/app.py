@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
-from termsvc.api import handlers, history, middleware, operability
+from termsvc.api import handlers, history, middleware, openapi_ops, operability
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
 from termsvc.auth.bearer import read_access
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     middleware.install(app, settings)
+    openapi_ops.install(app)
     app.include_router(operability.router)
     app.include_router(history.router, prefix="/fhir")  # before the routers: /{type}/_history is not a read
 

@@ -19,9 +19,12 @@ import orjson
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from termsvc.api import metrics
+from termsvc.api.render import fhir_response
+from termsvc.ops.outcome import issue, outcome
 from termsvc.settings import Settings
 
 ACCESS_LOG = logging.getLogger("termsvc.access")
@@ -102,13 +105,23 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if b"%00" in scope.get("query_string", b""):
+                # no store keeps a NUL character in text (PostgreSQL refuses it): no parameter can use one
+                await nul_refusal(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             operation = operation_of(scope)
             metrics.observe(scope["method"], operation, answer["status"], seconds)
             if self.access_log and ACCESS_LOG.isEnabledFor(logging.INFO):
                 ACCESS_LOG.info("%s", access_line(scope, request_id, operation, answer, seconds))
+
+
+async def nul_refusal(scope: Scope, receive: Receive, send: Send) -> None:
+    response = fhir_response(Request(scope), outcome(issue(
+        "error", "invalid", "A query parameter holds a NUL character (%00), which no parameter may contain")), 400)
+    await response(scope, receive, send)
 
 
 def access_line(scope: Scope, request_id: bytes, operation: str, answer: dict[str, int], seconds: float) -> str:

@@ -1,0 +1,134 @@
+"""API fuzzing for CI: schemathesis over the server's own OpenAPI document, on SQLite and (when
+TERMSVC_TEST_POSTGRES_URL names a server) PostgreSQL, each store holding the bundled samples. Fails on any
+5xx answer. Bounded: --seconds per engine (schemathesis' --max-time), so CI knows how long it takes.
+
+    python .ci/fuzz.py [--seconds 90] [--engine sqlite|postgresql|both]
+
+Writes are fuzzed too, with a token holding every write scope (the store is thrown away afterwards)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from termsvc.auth.tokens import issue  # noqa: E402
+from termsvc.cli.demo import load_samples  # noqa: E402
+from termsvc.store.engine import make_engine, normalise_url  # noqa: E402
+from termsvc.store.schema import upgrade  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with {server.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"the server at {base} was not ready within {seconds:.0f} s")
+
+
+def prepared_store(url: str) -> str:
+    """Migrate, load the samples, issue a write token; return the token."""
+    upgrade(url)
+    for kind, folder, outcome in load_samples(url, REPO / "data-samples"):
+        print(f"  {kind:9} {outcome}  ({folder})", flush=True)
+    engine = make_engine(url, pool_size=1)
+    try:
+        return issue(engine, f"fuzz-{uuid.uuid4().hex[:6]}", "system/*.cud")
+    finally:
+        engine.dispose()
+
+
+def fuzz(url: str, seconds: int, workdir: str) -> int:
+    token = prepared_store(url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TERMSVC_DATABASE_URL": url, "PYTHONPATH": str(REPO), "TERMSVC_ACCESS_LOG": "false"}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "termsvc.api.asgi:app", "--host", "127.0.0.1",
+                               "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO)
+    try:
+        wait_ready(base, server)
+        command = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{base}/openapi.json",
+                   "--checks", "not_a_server_error", "--max-time", str(seconds), "--workers", "2",
+                   "--request-timeout", "30", "--seed", str(int(time.time())), "--suppress-health-check", "all",
+                   "-H", f"Authorization: Bearer {token}"]
+        print("  " + " ".join(command[:4]) + " ...", flush=True)
+        return subprocess.run(command, cwd=workdir).returncode  # its .schemathesis cache goes there
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def postgres_store(admin_url: str) -> tuple[str, str]:
+    """(url of a new database, its name) on the server `admin_url` names."""
+    name = f"termsvc_fuzz_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False), name
+
+
+def drop_postgres_store(admin_url: str, name: str) -> None:
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=90, help="fuzzing time per engine")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="termsvc-fuzz-") as folder:
+        if args.engine in ("sqlite", "both"):
+            print("fuzzing on SQLite", flush=True)
+            if fuzz(f"sqlite:///{folder}/fuzz.db", args.seconds, folder):
+                failed.append("sqlite")
+        admin = os.environ.get("TERMSVC_TEST_POSTGRES_URL")
+        if args.engine in ("postgresql", "both"):
+            if not admin:
+                print("PostgreSQL fuzzing skipped: TERMSVC_TEST_POSTGRES_URL is not set", flush=True)
+            else:
+                print("fuzzing on PostgreSQL", flush=True)
+                url, name = postgres_store(admin)
+                try:
+                    if fuzz(url, args.seconds, folder):
+                        failed.append("postgresql")
+                finally:
+                    drop_postgres_store(admin, name)
+    if failed:
+        print(f"fuzzing found failures on: {', '.join(failed)}", flush=True)
+        return 1
+    print("fuzzing: no server errors", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
