@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -29,26 +27,7 @@ from termsvc.auth.tokens import issue  # noqa: E402
 from termsvc.cli.demo import load_samples  # noqa: E402
 from termsvc.store.engine import make_engine, normalise_url  # noqa: E402
 from termsvc.store.schema import upgrade  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with {server.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"the server at {base} was not ready within {seconds:.0f} s")
+from tests.server_support import serving  # noqa: E402
 
 
 def prepared_store(url: str) -> str:
@@ -65,22 +44,13 @@ def prepared_store(url: str) -> str:
 
 def fuzz(url: str, seconds: int, workdir: str) -> int:
     token = prepared_store(url)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TERMSVC_DATABASE_URL": url, "PYTHONPATH": str(REPO), "TERMSVC_ACCESS_LOG": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "termsvc.api.asgi:app", "--host", "127.0.0.1",
-                               "--port", str(port), "--log-level", "warning"], env=env, cwd=REPO)
-    try:
-        wait_ready(base, server)
+    with serving(url) as base:
         command = [str(Path(sys.executable).with_name("schemathesis")), "run", f"{base}/openapi.json",
                    "--checks", "not_a_server_error", "--max-time", str(seconds), "--workers", "2",
                    "--request-timeout", "30", "--seed", str(int(time.time())), "--suppress-health-check", "all",
                    "-H", f"Authorization: Bearer {token}"]
         print("  " + " ".join(command[:4]) + " ...", flush=True)
         return subprocess.run(command, cwd=workdir).returncode  # its .schemathesis cache goes there
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def postgres_store(admin_url: str) -> tuple[str, str]:
