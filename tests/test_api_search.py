@@ -145,3 +145,10 @@ def test_history_is_refused_with_an_operation_outcome(client: TestClient, path: 
     response = client.get(path)
     assert response.status_code == 405
     assert response.json()["issue"][0]["code"] == "not-supported"
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "²", "-1"])
+def test_a_count_or_offset_that_is_not_a_small_whole_number_is_400(client: TestClient, value: str) -> None:
+    for name in ("_count", "_offset"):
+        response = client.get("/fhir/ConceptMap", params={name: value})
+        assert response.status_code == 400, (name, value)
