@@ -95,6 +95,16 @@ def test_metrics_have_latency_histograms_and_the_stores_loads(client: TestClient
     assert loads[(("kind", "fhir"), ("status", "completed"))] == 1
 
 
+def test_metrics_count_the_per_process_cache_hits(client: TestClient) -> None:
+    label = (("cache", "value set versions"),)
+    before = _samples(client, "termsvc_cache_hits_total").get(label, 0)
+    for _ in range(3):  # the versions of a value set url are looked up once, then kept (none, here)
+        client.get("/fhir/ValueSet/$expand", params={"url": "http://example.org/fhir/ValueSet/none"})
+    after = _samples(client, "termsvc_cache_hits_total")
+    assert after[label] - before >= 2
+    assert _samples(client, "termsvc_cache_entries")[label] >= 1
+
+
 def test_a_request_id_is_echoed_or_made(client: TestClient) -> None:
     assert client.get("/healthz", headers={"X-Request-Id": "req-42"}).headers["x-request-id"] == "req-42"
     made = client.get("/healthz").headers["x-request-id"]

@@ -1,5 +1,6 @@
 """Prometheus metrics: requests by operation and status with latency histograms (counted by
-`termsvc.api.middleware.RequestContext`), and the store's loads and kept expansions (read at scrape time).
+`termsvc.api.middleware.RequestContext`), the store's loads and kept expansions (read at scrape time), and
+the hits and misses of this process's caches.
 
 The request metrics live in the process's default registry, once per process. Under `termsvc serve
 --workers N` (or several processes behind one port) set PROMETHEUS_MULTIPROC_DIR to an empty directory
@@ -11,10 +12,12 @@ import os
 from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 from sqlalchemy import Engine, text
+
+from termsvc.store.cache import CACHES
 
 REQUESTS = Counter("termsvc_http_requests", "HTTP requests answered, by operation and status",
                    ["method", "operation", "status"])
@@ -54,6 +57,22 @@ class StoreCollector(Collector):
         yield from (loads, last, kept)
 
 
+class CacheCollector(Collector):
+    """Hits, misses and entries of this process's caches (termsvc.store.cache: expansions, value sets, code
+    system metadata), by cache name."""
+
+    def collect(self) -> Iterator[Metric]:
+        hits = CounterMetricFamily("termsvc_cache_hits", "Lookups answered from a per-process cache", labels=["cache"])
+        misses = CounterMetricFamily("termsvc_cache_misses", "Lookups a per-process cache could not answer",
+                                     labels=["cache"])
+        entries = GaugeMetricFamily("termsvc_cache_entries", "Entries held by a per-process cache", labels=["cache"])
+        for cache in CACHES:
+            hits.add_metric([cache.name], float(cache.hits))
+            misses.add_metric([cache.name], float(cache.misses))
+            entries.add_metric([cache.name], float(len(cache)))
+        yield from (hits, misses, entries)
+
+
 def _epoch(value: object) -> float:
     from datetime import UTC, datetime
 
@@ -73,4 +92,5 @@ def exposition(engine: Engine) -> tuple[bytes, str]:
         requests = generate_latest(REGISTRY)
     store = CollectorRegistry()
     store.register(StoreCollector(engine))
+    store.register(CacheCollector())
     return requests + generate_latest(store), CONTENT_TYPE_LATEST
