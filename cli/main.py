@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from termsvc.cli import demo, token, workbench
 from termsvc.errors import LoadError, TermsvcError
-from termsvc.settings import Settings
+from termsvc.settings import BadSetting, Settings
 
 app = typer.Typer(
     name="termsvc",
@@ -42,7 +42,7 @@ KIND_OPTIONS = {"--order-file": ("order_file", ("icd10cm",)), "--module": ("modu
 
 
 class State:
-    settings: Settings = Settings()
+    settings: Settings = Settings.defaults()
 
 
 state = State()
@@ -224,7 +224,12 @@ demo.register(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except BadSetting as exc:
+        # a bad TERMSVC_* value (or flag) is one line naming it, not a traceback
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ numbers or booleans; `termsvc.fhir_xml_read` learns that from the fhir.resources
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -30,12 +31,17 @@ def _tag(name: str) -> str:
     return f"{{{FHIR_NS}}}{name}"
 
 
+# characters XML 1.0 cannot carry (controls, surrogates, U+FFFE/U+FFFF): an answer echoing such input (an
+# error message quoting a parameter) shows U+FFFD in their place rather than failing to render
+_NOT_XML = re.compile("[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
 def _append_primitive(parent: etree._Element, name: str, value: Any, extra: dict[str, Any] | None) -> None:
     element = etree.SubElement(parent, _tag(name))
     if extra and extra.get("id"):
         element.set("id", str(extra["id"]))
     if value is not None:
-        element.set("value", _lexical(value))
+        element.set("value", _NOT_XML.sub("\uFFFD", _lexical(value)))
     if extra:
         for ext in extra.get("extension", []) or []:
             _append_complex(element, "extension", ext)

@@ -131,3 +131,20 @@ def test_a_bad_date_search_value_is_400(client: TestClient, auditor: dict[str, s
     response = client.get("/fhir/AuditEvent", params={"date": "yesterday"}, headers=auditor)
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["date"]
+
+
+def test_audit_events_are_searchable_by_id(client: TestClient, writer: dict[str, str],
+                                           auditor: dict[str, str]) -> None:
+    client.put("/fhir/ConceptMap/a", json=MAP, headers=writer)
+    client.put("/fhir/ConceptMap/b", json={**MAP, "version": "4"}, headers=writer)
+    first = _events(client, auditor)[-1]
+    assert [e["id"] for e in _events(client, auditor, _id=first["id"])] == [first["id"]]
+    assert _events(client, auditor, _id="not-a-number") == []
+    assert _events(client, auditor, _id="9" * 40) == []
+
+
+def test_audit_search_refuses_unknown_parameters_when_strict(client: TestClient, auditor: dict[str, str]) -> None:
+    strict = client.get("/fhir/AuditEvent", params={"colour": "red"}, headers={**auditor, "Prefer": "handling=strict"})
+    assert strict.status_code == 400
+    lenient = client.get("/fhir/AuditEvent", params={"colour": "red"}, headers=auditor).json()
+    assert [e["search"]["mode"] for e in lenient["entry"]] == ["outcome"]

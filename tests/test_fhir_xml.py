@@ -316,3 +316,13 @@ def test_any_truncation_of_a_resource_is_invalid(resource: dict[str, Any], data:
     cut = data.draw(st.integers(1, len(whole) - 1))
     with pytest.raises(Invalid):
         from_xml(whole[:cut])
+
+
+@given(st.text())
+def test_any_string_renders_as_well_formed_xml(value: str) -> None:
+    # an answer may echo input (an error quoting a parameter): characters XML cannot carry become U+FFFD
+    document = to_xml({"resourceType": "OperationOutcome", "issue": [{"severity": "error", "diagnostics": value}]})
+    diagnostics = etree.fromstring(document).find(".//{http://hl7.org/fhir}diagnostics")
+    assert diagnostics is not None
+    kept = diagnostics.get("value") or ""
+    assert len(kept) == len(value)  # one character for one: nothing dropped, nothing doubled

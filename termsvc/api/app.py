@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
-from termsvc.api import handlers
+from termsvc.api import handlers, history, middleware, openapi_ops, operability
 from termsvc.api.offload import size_worker_pool
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
@@ -52,11 +52,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(RefuseNul)
-
-    @app.get("/healthz", include_in_schema=True, summary="Liveness (no database access)")
-    async def healthz() -> Response:
-        # on the event loop, not the worker pool: it answers even while every worker is busy
-        return Response(b'{"status":"ok"}', media_type="application/json")
+    middleware.install(app, settings)
+    openapi_ops.install(app)
+    app.include_router(operability.router)
+    app.include_router(history.router, prefix="/fhir")  # before the routers: /{type}/_history is not a read
 
     for router in ROUTERS:
         app.include_router(router, prefix="/fhir")

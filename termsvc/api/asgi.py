@@ -2,6 +2,7 @@
 terminology the server ships before the first request (once; later starts only check it is there)."""
 
 from termsvc.api.app import create_app
+from termsvc.api.middleware import log_access_to_stderr
 from termsvc.settings import Settings
 from termsvc.store.engine import make_engine
 from termsvc.store.schema import is_up_to_date
@@ -15,4 +16,6 @@ try:
 finally:
     _engine.dispose()
 
+if settings.access_log:
+    log_access_to_stderr()
 app = create_app(settings)

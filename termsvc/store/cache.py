@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
@@ -19,6 +19,9 @@ from termsvc.store import generation
 from termsvc.store.generation import Generation
 
 V = TypeVar("V")
+
+# every cache made, so that operators can see how each does (termsvc.api.metrics reads the counters)
+CACHES: list[GenerationCache[Any]] = []
 
 
 class GenerationCache(Generic[V]):
@@ -32,15 +35,21 @@ class GenerationCache(Generic[V]):
         self._entries: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        CACHES.append(self)
 
     def get(self, gen: Generation, key: Hashable) -> V | None:
         with self._lock:
             if gen != self._generation:
                 self._renew(gen)
+                self.misses += 1
                 return None
             found = self._entries.get(key)
             if found is None:
+                self.misses += 1
                 return None
+            self.hits += 1
             self._entries.move_to_end(key)
             return found[0]
 
@@ -67,6 +76,9 @@ class GenerationCache(Generic[V]):
         self._entries.clear()
         self._weight = 0
         return True
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         with self._lock:

@@ -93,9 +93,10 @@ def code_system_by_id(conn: Connection, code_system_id: int) -> CodeSystemRow | 
     return _code_system(row) if row is not None else None
 
 
-def _canonical_where(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
+def _canonical_where(filters: dict[str, str], key: str | None = None, keys: list[int] | None = None
+                     ) -> tuple[str, dict[str, Any]]:
     """FHIR search over canonical resources: `url`, `version`, `status` exact; `name`, `title`
-    case-insensitive starts-with."""
+    case-insensitive starts-with; `keys` (the rows `_id` named, resolved by the caller) by primary key."""
     clauses: list[str] = []
     params: dict[str, Any] = {}
     for column in ("url", "version", "status"):
@@ -106,33 +107,75 @@ def _canonical_where(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
         if column in filters:
             clauses.append(f"LOWER({column}) LIKE :{column} ESCAPE '\\'")
             params[column] = _like_prefix(filters[column].lower())
+    if keys is not None:
+        binds = [f":k{n}" for n in range(len(keys))]
+        clauses.append(f"{key} IN ({', '.join(binds)})" if keys else "1 = 0")
+        params.update({f"k{n}": value for n, value in enumerate(keys)})
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: int, count: int
-                        ) -> tuple[int, list[CodeSystemRow]]:
-    """(total, one page) of code system versions matching the filters (see `_canonical_where`)."""
-    where, params = _canonical_where(filters)
-    total = int(conn.execute(text(f"SELECT COUNT(*) FROM code_system{where}"), params).scalar_one())
+SORT_COLUMNS = ("url", "version", "name", "title", "status")
+
+
+def _order_by(sort: list[tuple[str, bool]], key: str) -> str:
+    """`_sort` as ORDER BY (columns from SORT_COLUMNS only), NULLs last on both engines, then url, version and
+    the key so that pages never overlap."""
+    terms = []
+    for column, descending in sort:
+        if column not in SORT_COLUMNS:
+            raise ValueError(f"cannot sort by {column!r}")
+        terms.append(f"CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, {column}{' DESC' if descending else ''}")
+    return " ORDER BY " + ", ".join([*terms, "url", "version", key])
+
+
+def search_code_systems(conn: Connection, filters: dict[str, str], *, offset: int, count: int,
+                        keys: list[int] | None = None, sort: list[tuple[str, bool]] | None = None,
+                        with_total: bool = True) -> tuple[int | None, list[CodeSystemRow]]:
+    """(total, one page) of code system versions matching the filters (see `_canonical_where`); no total
+    (and no COUNT query) unless `with_total`."""
+    where, params = _canonical_where(filters, "code_system_id", keys)
+    total = (int(conn.execute(text(f"SELECT COUNT(*) FROM code_system{where}"), params).scalar_one())
+             if with_total else None)
     if count <= 0:
         return total, []
-    rows = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system{where} "
-                             "ORDER BY url, version, code_system_id LIMIT :limit OFFSET :offset"),
+    rows = conn.execute(text(f"SELECT {CODE_SYSTEM_COLUMNS} FROM code_system{where}"
+                             f"{_order_by(sort or [], 'code_system_id')} LIMIT :limit OFFSET :offset"),
                         {**params, "limit": count, "offset": offset}).all()
     return total, [_code_system(r) for r in rows]
 
 
 def search_stored_resources(conn: Connection, table: str, key: str, filters: dict[str, str], *, offset: int,
-                            count: int) -> tuple[int, list[Any]]:
+                            count: int, keys: list[int] | None = None, sort: list[tuple[str, bool]] | None = None,
+                            with_total: bool = True) -> tuple[int | None, list[Any]]:
     """(total, page of (key, resource_id, resource_json)) of value_set or concept_map rows matching the filters."""
-    where, params = _canonical_where(filters)
-    total = int(conn.execute(text(f"SELECT COUNT(*) FROM {table}{where}"), params).scalar_one())
+    where, params = _canonical_where(filters, key, keys)
+    total = (int(conn.execute(text(f"SELECT COUNT(*) FROM {table}{where}"), params).scalar_one())
+             if with_total else None)
     if count <= 0:
         return total, []
-    rows = conn.execute(text(f"SELECT {key}, resource_id, resource_json FROM {table}{where} "
-                             f"ORDER BY url, version, {key} LIMIT :limit OFFSET :offset"),
+    rows = conn.execute(text(f"SELECT {key}, resource_id, resource_json FROM {table}{where}"
+                             f"{_order_by(sort or [], key)} LIMIT :limit OFFSET :offset"),
                         {**params, "limit": count, "offset": offset}).all()
     return total, list(rows)
+
+
+# how a read picks the row an id names, when several versions share it (as the routers' reads do)
+_READ_ORDER = {"value_set": "value_set_id DESC", "concept_map": "is_current DESC, concept_map_id DESC"}
+
+
+def keys_for_ids(conn: Connection, table: str, key: str, ids: list[str]) -> list[int]:
+    """The rows `_id` names: for each id, the row a read of that id answers with (the resource's own id, or
+    the row's key when it has none, which is how search entries are named)."""
+    found: list[int] = []
+    for resource_id in ids:
+        row = conn.execute(text(f"SELECT {key} FROM {table} WHERE resource_id = :id ORDER BY {_READ_ORDER[table]}"),
+                           {"id": resource_id}).first()
+        if row is None and resource_id.isdigit() and len(resource_id) < 18:
+            row = conn.execute(text(f"SELECT {key} FROM {table} WHERE {key} = :k AND resource_id IS NULL"),
+                               {"k": int(resource_id)}).first()
+        if row is not None:
+            found.append(int(row[0]))
+    return found
 
 
 def _like_prefix(value: str) -> str:

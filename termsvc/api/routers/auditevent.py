@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import ColumnElement, Engine, and_, or_
+from sqlalchemy import ColumnElement, Connection, Engine, and_, or_
 
 from termsvc.api import search as fhir_search
 from termsvc.api.capabilities import ResourceCapability, declare
@@ -78,7 +79,7 @@ def _date_condition(raw: str) -> ColumnElement[bool]:
 @router.get("/AuditEvent/{audit_id}", summary="Read an AuditEvent (one audited write)")
 def read(request: Request, audit_id: str) -> Response:
     authorise(authenticate(request), "AuditEvent", READ)
-    if not audit_id.isdigit():
+    if not (audit_id.isascii() and audit_id.isdigit() and len(audit_id) < 18):
         raise NotFound(f"AuditEvent/{audit_id} is not known", expression=["id"])
     with _engine(request).connect() as conn:
         row = audit.by_id(conn, int(audit_id))
@@ -87,13 +88,28 @@ def read(request: Request, audit_id: str) -> Response:
     return fhir_response(request, audit.render(row))
 
 
-@router.get("/AuditEvent", summary="Search AuditEvents (date, agent, entity, action, outcome, subtype, _count)")
+@router.get("/AuditEvent", summary="Search AuditEvents (date, agent, entity, action, outcome, subtype, _id; "
+            "_elements, _summary, _count, _offset)")
 def search(request: Request) -> Response:
     authorise(authenticate(request), "AuditEvent", SEARCH)
+    query = fhir_search.parse(request, SEARCH_PARAMS, sortable=())  # newest first, always
+    conditions = _conditions(request, query.ids)
+
+    def page(conn: Connection, found: fhir_search.Search) -> tuple[int | None, list[tuple[str, dict[str, Any]]]]:
+        total, rows = audit.search(conn, conditions, count=found.count, offset=found.offset)
+        return total, [(str(row.audit_id), audit.render(row)) for row in rows]
+
+    with _engine(request).connect() as conn:
+        return fhir_search.run(request, conn, "AuditEvent", base_url_of(request), query, page)
+
+
+def _conditions(request: Request, ids: list[str]) -> list[ColumnElement[bool]]:
     query = request.query_params
-    count, offset = fhir_search.paging(request)
     c = audit.TABLE.c
     conditions: list[ColumnElement[bool]] = [_date_condition(raw) for raw in query.getlist("date")]
+    if ids:
+        # ids are audit_id numbers; anything else (or too long for an integer column) names no entry
+        conditions.append(c.audit_id.in_([int(i) for i in ids if i.isascii() and i.isdigit() and len(i) < 18]))
     if query.get("agent"):
         # the agent as shown in AuditEvent.agent.who.display ("token:ci", "jwt:client-1") or its bare name
         kind, _, name = query["agent"].rpartition(":")
@@ -111,14 +127,7 @@ def search(request: Request) -> Response:
     if query.get("subtype"):
         conditions.append(c.interaction == query["subtype"].rpartition("|")[2])
     if query.get("outcome"):
-        if not query["outcome"].isdigit():
+        if not (query["outcome"].isascii() and query["outcome"].isdigit() and len(query["outcome"]) < 3):
             raise Invalid("outcome must be 0, 4, 8 or 12", expression=["outcome"])
         conditions.append(c.outcome == int(query["outcome"]))
-    with _engine(request).connect() as conn:
-        total, rows = audit.search(conn, conditions, count=count, offset=offset)
-    base = base_url_of(request)
-    entries = [{"fullUrl": f"{base}/AuditEvent/{row.audit_id}", "resource": audit.render(row),
-                "search": {"mode": "match"}} for row in rows]
-    kept = [(k, v) for k, v in query.multi_items() if k not in ("_count", "_offset")]
-    return fhir_response(request, fhir_search.searchset(f"{base}/AuditEvent", kept, count=count, offset=offset,
-                                                        total=total, entries=entries))
+    return conditions

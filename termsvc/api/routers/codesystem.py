@@ -56,7 +56,6 @@ declare(ResourceCapability("CodeSystem", interactions=["read", "search-type"], s
 
 # A search page re-nests concepts only for systems this small; larger ones come SUBSETTED (read them).
 SEARCH_CONCEPTS_LIMIT = 1000
-_CONTROL = {"_format", "_summary", "_count", "_offset", "_elements", "_pretty"}
 
 _OP_DOC = {"lookup": "Given a code/system, get additional details about the concept (R4 $lookup).",
            "validate-code": "Validate that a coded value is in the code system (R4 CodeSystem/$validate-code)."}
@@ -170,29 +169,23 @@ def read(request: Request, resource_id: str) -> Response:
     return fhir_response(request, resource)
 
 
-@router.get("/CodeSystem", summary="Search CodeSystems (url, version, name, title, status, _summary, _count)")
+@router.get("/CodeSystem", summary="Search CodeSystems (url, version, name, title, status, _id; _sort, _elements, "
+            "_summary, _total, _count, _offset)")
 def search(request: Request) -> Response:
-    query = request.query_params
-    unknown = sorted({k for k in query if k not in _CONTROL and k not in dict(SEARCH_PARAMS)})
-    if unknown and "handling=strict" in request.headers.get("prefer", "").replace(" ", ""):
-        # FHIR search is lenient by default: unknown parameters are ignored unless the client asks otherwise
-        raise Invalid(f"Unknown search parameter(s) for CodeSystem: {', '.join(unknown)}",
-                      expression=unknown, issue_code="not-supported")
-    summary = fhir_search.summary_mode(request)
-    count, offset = fhir_search.paging(request)
-    filters = {name: query[name] for name, _ in SEARCH_PARAMS if query.get(name)}
-    if summary == "count":
-        count = 0
+    query = fhir_search.parse(request, SEARCH_PARAMS)
     with reading(request) as conn:
-        total, rows = q.search_code_systems(conn, filters, offset=offset, count=count)
-        ids = cs_ops.resource_ids(q.all_code_systems(conn)) if rows else {}
-        base = base_url_of(request)
-        entries = [{
-            "fullUrl": f"{base}/CodeSystem/{ids[row.code_system_id]}",
-            "resource": cs_ops.render(conn, row, ids[row.code_system_id], concepts_limit=SEARCH_CONCEPTS_LIMIT,
-                                      summary=summary in ("true", "text")),
-            "search": {"mode": "match"},
-        } for row in rows]
-    return fhir_response(request, fhir_search.searchset(
-        base_url_of(request) + "/CodeSystem", fhir_search.kept_parameters(request, filters, summary),
-        count=count, offset=offset, total=total, entries=entries))
+        return fhir_search.run(request, conn, "CodeSystem", base_url_of(request), query, _search_page)
+
+
+def _search_page(conn: Connection, query: fhir_search.Search) -> tuple[int | None, list[tuple[str, dict[str, Any]]]]:
+    everything = q.all_code_systems(conn) if query.ids else []
+    ids = cs_ops.resource_ids(everything) if query.ids else {}
+    keys = [key for key, rid in ids.items() if rid in query.ids] if query.ids else None
+    total, rows = q.search_code_systems(conn, query.filters, offset=query.offset, count=query.count, keys=keys,
+                                        sort=query.sort, with_total=query.wants_total)
+    if rows and not ids:
+        ids = cs_ops.resource_ids(q.all_code_systems(conn))
+    summary = query.summary in ("true", "text") or (query.elements is not None and "concept" not in query.elements)
+    return total, [(ids[row.code_system_id], cs_ops.render(conn, row, ids[row.code_system_id],
+                                                           concepts_limit=SEARCH_CONCEPTS_LIMIT, summary=summary))
+                   for row in rows]

@@ -19,7 +19,6 @@ from termsvc.api.routers.metadata import base_url_of
 from termsvc.errors import NotFound
 from termsvc.ops.context import op_connection
 from termsvc.ops.translate import translate
-from termsvc.store import queries as q
 
 router = APIRouter(tags=["ConceptMap"])
 
@@ -76,20 +75,10 @@ def read(request: Request, resource_id: str) -> Response:
     return fhir_response(request, resource)
 
 
-@router.get("/ConceptMap", summary="Search ConceptMaps (url, version, name, title, status, _count, _offset)")
+@router.get("/ConceptMap", summary="Search ConceptMaps (url, version, name, title, status, _id; _sort, _elements, "
+            "_summary, _total, _count, _offset)")
 def search(request: Request) -> Response:
-    count, offset = fhir_search.paging(request)
-    filters = {name: request.query_params[name] for name, _ in SEARCH_PARAMS if request.query_params.get(name)}
+    query = fhir_search.parse(request, SEARCH_PARAMS)
     with _engine(request).connect() as conn:
-        total, rows = q.search_stored_resources(conn, "concept_map", "concept_map_id", filters, offset=offset, count=count)
-    base = base_url_of(request)
-    entries = []
-    for row in rows:
-        resource = orjson.loads(row[2])
-        resource_id = row[1] or str(row[0])
-        resource.setdefault("id", resource_id)
-        entries.append({"fullUrl": f"{base}/ConceptMap/{resource_id}", "resource": resource,
-                        "search": {"mode": "match"}})
-    return fhir_response(request, fhir_search.searchset(
-        f"{base}/ConceptMap", fhir_search.kept_parameters(request, filters), count=count, offset=offset,
-        total=total, entries=entries))
+        return fhir_search.run(request, conn, "ConceptMap", base_url_of(request), query,
+                               fhir_search.stored_page("concept_map", "concept_map_id"))

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from termsvc import __version__
 from termsvc.api.capabilities import REGISTRY, SECURITY, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS
 from termsvc.api.render import fhir_response
+from termsvc.api.search import COMMON_PARAMS
 
 router = APIRouter(tags=["metadata"])
 
@@ -42,7 +43,7 @@ def _feature(definition: str, value: object, kind: str) -> dict[str, Any]:
                                           {"url": "value", kind: value}]}
 
 
-def capability_statement(base_url: str) -> dict[str, Any]:
+def capability_statement(base_url: str, *, cors: bool = False) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
     for capability in sorted(REGISTRY.values(), key=lambda c: c.type):
         entry: dict[str, Any] = {"type": capability.type}
@@ -50,14 +51,17 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             entry["interaction"] = [{"code": code} for code in capability.interactions]
         entry.update(capability.extras)  # conditionalUpdate etc. follow interaction, precede searchParam
         if capability.search_params:
-            entry["searchParam"] = [{"name": name, "type": kind} for name, kind in capability.search_params]
+            # every resource's search takes the common parameters too (termsvc.api.search)
+            params = [*capability.search_params, *(p for p in COMMON_PARAMS if p not in capability.search_params)]
+            entry["searchParam"] = [{"name": name, "type": kind} for name, kind in params]
         if capability.operations:
             entry["operation"] = [
                 {"name": op, "definition": f"http://hl7.org/fhir/OperationDefinition/{capability.type}-{op}"}
                 for op in capability.operations]
         resources.append(entry)
     # element order matters in XML: security comes between mode and resource
-    rest: dict[str, Any] = {"mode": "server", **({"security": SECURITY} if SECURITY else {}), "resource": resources}
+    security = {**SECURITY, "cors": cors} if SECURITY else {}
+    rest: dict[str, Any] = {"mode": "server", **({"security": security} if security else {}), "resource": resources}
     if SYSTEM_INTERACTIONS:
         rest["interaction"] = [{"code": code} for code in SYSTEM_INTERACTIONS]
     if SYSTEM_OPERATIONS:
@@ -124,7 +128,8 @@ def metadata(request: Request, mode: str | None = None) -> Response:
         from termsvc.api.terminology_capabilities import terminology_capabilities
 
         return fhir_response(request, terminology_capabilities(request))
-    return fhir_response(request, capability_statement(base_url_of(request)))
+    cors = bool(request.app.state.settings.cors_origin_list())
+    return fhir_response(request, capability_statement(base_url_of(request), cors=cors))
 
 
 def _versions(request: Request) -> Response:

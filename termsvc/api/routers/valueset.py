@@ -24,7 +24,6 @@ from termsvc.ops.expand import expand, request_from
 from termsvc.ops.outcome import from_error
 from termsvc.ops.params import OpParams, from_parameters
 from termsvc.ops.vs_validate import validate_in_value_set
-from termsvc.store import queries as q
 
 router = APIRouter(tags=["ValueSet"])
 
@@ -140,31 +139,10 @@ def read(request: Request, resource_id: str) -> Response:
     return fhir_response(request, resource)
 
 
-def _summarise(resource: dict[str, Any], summary: str) -> dict[str, Any]:
-    if summary in ("true", "text"):
-        return {k: v for k, v in resource.items() if k not in ("compose", "expansion", "text")}
-    if summary == "data":
-        return {k: v for k, v in resource.items() if k != "text"}
-    return resource
-
-
-@router.get("/ValueSet", summary="Search ValueSets (url, version, name, title, status, _summary, _count, _offset)")
+@router.get("/ValueSet", summary="Search ValueSets (url, version, name, title, status, _id; _sort, _elements, "
+            "_summary, _total, _count, _offset)")
 def search(request: Request) -> Response:
-    summary = fhir_search.summary_mode(request)
-    count, offset = fhir_search.paging(request)
-    filters = {name: request.query_params[name] for name, _ in SEARCH_PARAMS if request.query_params.get(name)}
-    if summary == "count":
-        count = 0
+    query = fhir_search.parse(request, SEARCH_PARAMS)
     with _engine(request).connect() as conn:
-        total, rows = q.search_stored_resources(conn, "value_set", "value_set_id", filters, offset=offset, count=count)
-    base = base_url_of(request)
-    entries = []
-    for row in rows:
-        resource = orjson.loads(row[2])
-        resource_id = row[1] or str(row[0])
-        resource.setdefault("id", resource_id)
-        entries.append({"fullUrl": f"{base}/ValueSet/{resource_id}", "resource": _summarise(resource, summary),
-                        "search": {"mode": "match"}})
-    return fhir_response(request, fhir_search.searchset(
-        f"{base}/ValueSet", fhir_search.kept_parameters(request, filters, summary), count=count, offset=offset,
-        total=total, entries=entries))
+        return fhir_search.run(request, conn, "ValueSet", base_url_of(request), query,
+                               fhir_search.stored_page("value_set", "value_set_id"))
