@@ -47,6 +47,7 @@ CONCEPTS: Final[dict[str, tuple[str, str, tuple[str, ...], str, tuple[str, ...]]
                   ("Tenoplasty of hand",)),
     "123037004": ("Body structure", "body structure", ("138875005",), "20020131", ()),
     "181268008": ("Entire liver", "body structure", ("123037004",), "20020131", ()),
+    "362185005": ("Entire hepatic capsule", "body structure", ("123037004",), "20020131", ()),
     "118632007": ("Structure of tendon within hand", "body structure", ("123037004",), "20020131", ()),
     "362981000": ("Qualifier value", "qualifier value", ("138875005",), "20020131", ()),
     "24028007": ("Right", "qualifier value", ("362981000",), "20020131", ()),

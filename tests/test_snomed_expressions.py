@@ -259,3 +259,30 @@ def test_expressions_filter_needs_a_boolean(client: TestClient) -> None:
         {"name": "valueSet", "resource": _value_set(_filters("maybe"))}]})
     assert response.status_code == 400
     assert "true or false" in response.text
+
+
+def test_listed_expressions_are_expanded_after_the_concepts_with_their_display(client: TestClient) -> None:
+    include = {"concept": [{"code": "64572001"}, {"code": GOOD}, {"code": "64572001:116676008=240280071"}]}
+    expansion = _expansion(client, include)
+    assert expansion["total"] == 2
+    assert [(e["code"], e["display"]) for e in expansion["contains"]] == [
+        ("64572001", "Disease"), (GOOD, "64572001|Disease|:116676008|Associated morphology|=50960005|Haemorrhage|")]
+    assert not any(e["url"] == UNCLOSED for e in expansion.get("extension", []))
+
+
+def test_listed_expressions_page_with_the_concepts(client: TestClient) -> None:
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+        {"name": "valueSet", "resource": _value_set({"concept": [{"code": "64572001"}, {"code": GOOD}]})},
+        {"name": "offset", "valueInteger": 1}, {"name": "count", "valueInteger": 1}]})
+    assert response.status_code == 200, response.text
+    expansion = response.json()["expansion"]
+    assert expansion["total"] == 2
+    assert [e["code"] for e in expansion["contains"]] == [GOOD]
+
+
+def test_excluded_expression_is_not_expanded(client: TestClient) -> None:
+    value_set = _value_set({"concept": [{"code": "64572001"}, {"code": GOOD}]})
+    value_set["compose"]["exclude"] = [{"system": SCT, "concept": [{"code": GOOD}]}]
+    response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
+        {"name": "valueSet", "resource": value_set}]})
+    assert [e["code"] for e in response.json()["expansion"]["contains"]] == ["64572001"]

@@ -25,7 +25,7 @@ from tests.test_conformance import RUN_SECONDS, RUNNER, _free_port, _wait_until_
 TESTS: Final = ("lookup", "lookup-pc", "validate-code-pc-good", "validate-code-pc-bad1", "validate-code-pc-bad2",
                 "snomed-inactive-display", "validate-code-pc-list", "validate-code-pc-list-bad",
                 "validate-code-pc-filter", "validate-code-implied-1", "validate-code-implied-1b",
-                "validate-code-implied-2", "validate-code-implied-2b")
+                "validate-code-implied-2", "validate-code-implied-2b", "expand-pc-list")
 
 
 @pytest.fixture(scope="module", params=ENGINES)

@@ -18,6 +18,7 @@ from termsvc.concept_extensions import CARRIED_EXTENSIONS
 from termsvc.errors import Invalid, TooCostly
 from termsvc.ops import expansion_cache
 from termsvc.ops import snomed as sct
+from termsvc.ops import snomed_expressions as expressions
 from termsvc.ops.codesystems import language_matches, parse_languages
 from termsvc.ops.params import OpParams
 from termsvc.store import queries as q
@@ -468,14 +469,16 @@ def _expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[
     query = expansion_cache.answering(conn, params, request.value_set, compiled,
                                       Query(compiled, active_only=request.active_only, text_filter=request.text_filter,
                                             rank=version_rank(compiled)))
-    total = query.total(conn)
+    listed = expressions.listed_entries(conn, request.value_set, list(compiled.used_systems.values()),
+                                        request.text_filter)
+    total = query.total(conn) + len(listed)
     if request.count is None and total - request.offset > request.threshold:
         raise TooCostly(f"The value set '{_canonical(request.value_set)}' expansion has too many codes to produce "
                         f"(>{request.threshold})", message_id="VALUESET_TOO_COSTLY")
     if compiled.versions_match:
         # versionsMatch: one entry per code across the versions used, from the latest version holding it
         rows = merge_versions(query.page(conn, 0, None), compiled)
-        total = len(rows)
+        total = len(rows) + len(listed)
         rows = rows[request.offset:None if request.count is None else request.offset + request.count]
     else:
         rows = query.page(conn, request.offset, request.count) if request.count != 0 else []
@@ -526,6 +529,10 @@ def _expand(conn: Connection, params: OpParams, request: ExpandRequest) -> dict[
             # SNOMED CT is a polyhierarchy with a grammar: listed flat, as tx.fhir.org and Ontoserver do
             and not any(cs.url == sct.SNOMED for cs in compiled.used_systems.values())):
         contains = nest(conn, rows, contains)
+    # post-coordinated expressions the compose lists come after its concepts, in the same paging
+    before = total - len(listed)
+    contains = contains + listed[max(0, request.offset - before):
+                                 None if request.count is None else max(0, request.offset + request.count - before)]
     if contains:
         expansion["contains"] = contains
     result = {k: request.value_set[k] for k in KEPT if k in request.value_set}

@@ -22,6 +22,7 @@ from termsvc.ops import codesystems as cs_ops
 from termsvc.ops import scg
 from termsvc.ops import snomed as sct
 from termsvc.ops.outcome import issue
+from termsvc.store import queries as q
 
 ATTRIBUTE_ROOTS: Final = ("410662002", "106237007")
 NOT_CHECKED_AGAINST_MRCM: Final = ("The expression is grammatically correct and the concepts are valid, but the "
@@ -207,3 +208,31 @@ def member(value_set: dict[str, Any], code: str, holds: Callable[[dict[str, Any]
     if opened is None:
         return False
     return all(holds(opened, focus.id) for focus in scg.parse(code).body.focus)
+
+
+def listed_entries(conn: Connection, value_set: dict[str, Any], used: list[q.CodeSystemRow],
+                   text_filter: str | None) -> list[dict[str, Any]]:
+    """The valid expressions the compose lists for SNOMED CT (and does not exclude), as expansion entries with
+    their display (the compose's, else the expression with preferred terms)."""
+    snomed = next((row for row in used if row.url == sct.SNOMED), None)
+    compose = value_set.get("compose") or {}
+    if snomed is None:
+        return []
+    cs = cs_ops.load_version(snomed)
+    excluded = {c.get("code") for e in compose.get("exclude") or [] if isinstance(e, dict)
+                and e.get("system") == sct.SNOMED for c in e.get("concept") or [] if isinstance(c, dict)}
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for include in compose.get("include") or []:
+        if not isinstance(include, dict) or include.get("system") != sct.SNOMED:
+            continue
+        for entry in include.get("concept") or []:
+            code = entry.get("code") if isinstance(entry, dict) else None
+            if not isinstance(code, str) or not scg.is_expression(code) or code in excluded or code in seen:
+                continue
+            seen.add(code)
+            checked = check(conn, cs, code)
+            display = entry.get("display") or checked.display()
+            if checked.problem is None and display and (not text_filter or text_filter.lower() in display.lower()):
+                out.append({"system": sct.SNOMED, "code": code, "display": display})
+    return out
