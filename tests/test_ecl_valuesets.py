@@ -167,3 +167,10 @@ def test_the_expressions_filter_keeps_every_concept_the_others_select(client: Te
         response = client.post("/fhir/ValueSet/$expand", json={"resourceType": "Parameters", "parameter": [
             {"name": "valueSet", "resource": value_set}, {"name": "excludeNested", "valueBoolean": True}]})
         assert set(_codes(response.json())) == R.descendants(DISEASE) | {DISEASE}
+
+
+@pytest.mark.parametrize(("ecl", "member"), [
+    (f"<< {MI}", True), (f"< 56265001 : 363698007 = << {HEART}", True), (f"<<! {MI}", False),
+    (f">> {MI}", False), (f"<< {MI} MINUS << 56265001", False), ("*", True)])
+def test_validate_code_of_an_expression_against_ecl(client: TestClient, ecl: str, member: bool) -> None:
+    assert _validate(client, _implicit(ecl), f"{MI} |Myocardial infarction| : 363698007 = 39057004") is member

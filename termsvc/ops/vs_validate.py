@@ -28,7 +28,7 @@ from termsvc.ops.validate_code import NO_CODE, CodingCheck, Paths, check_coding,
 from termsvc.store import queries as q
 from termsvc.store.versions import version_key
 from termsvc.valuesets.compose import Compiled, Compiler
-from termsvc.valuesets.ecl.expressions import SNOMED, expression_member, is_expression
+from termsvc.valuesets.ecl.expressions import expression_member
 from termsvc.valuesets.finder import find_value_set, stored_value_set
 from termsvc.valuesets.supplements import required_supplements, resolve_supplements
 from termsvc.valuesets.versions import VersionRules, pick_version, version_matches
@@ -45,8 +45,6 @@ def _strings(params: OpParams, name: str) -> list[str]:
 
 def _member(conn: Connection, compiled: Compiled, url: str, version: str | None, code: str,
             case_insensitive: bool, *, active_only: bool = False) -> bool:
-    if url == SNOMED and is_expression(code):
-        return expression_member(conn, compiled, version, code)
     params = dict(compiled.params)
     params.update({"vurl": url, "vcode": code.lower() if case_insensitive else code})
     code_match = "LOWER(c.code) = :vcode" if case_insensitive else "c.code = :vcode"
@@ -443,7 +441,7 @@ def _membership(call: _Call, item: _Coding, check: CodingCheck) -> bool:
     elif (check.system and not check.unknown_system and isinstance(code, str)
             and not _member(call.conn, item.member_in, check.system, check.version, code,
                             check.normalized_code is not None, active_only=call.active_only)
-            and not _expression_member(call, check, code)):
+            and not _expression_member(call, item.member_in, check, code)):
         _not_a_member(call, item, check, code)
     elif check.system and not check.unknown_system and isinstance(code, str):
         check.member = True
@@ -455,17 +453,13 @@ def _membership(call: _Call, item: _Coding, check: CodingCheck) -> bool:
     return True
 
 
-def _expression_member(call: _Call, check: CodingCheck, code: str) -> bool:
-    """A valid post-coordinated SNOMED CT expression: listed verbatim, or its focus in an include open to
-    expressions (see ops.snomed_expressions)."""
+def _expression_member(call: _Call, compiled: Compiled, check: CodingCheck, code: str) -> bool:
+    """A valid post-coordinated SNOMED CT expression: listed verbatim, or selected by an include open to
+    expressions, as a proper descendant of its focus concepts with their attributes and its own (ECL constraints
+    and refinements included; see valuesets.ecl.expressions)."""
     if check.system != sct.SNOMED or not check.valid or not scg.is_expression(code):
         return False
-
-    def holds(part: dict[str, Any], concept: str) -> bool:
-        compiled = Compiler(call.conn, call.rules, find_value_set, lenient=True).compile(part, "c")
-        return _member(call.conn, compiled, sct.SNOMED, check.version, concept, False, active_only=call.active_only)
-
-    return expressions.member(call.value_set, code, holds)
+    return expression_member(call.conn, compiled, check.version, code)
 
 
 def _not_a_member(call: _Call, item: _Coding, check: CodingCheck, code: str) -> None:
