@@ -153,6 +153,27 @@ def test_reads_answer_during_a_load_without_waiting_to_keep_an_expansion(server:
 
 
 @pytest.mark.postgres
+def test_a_request_with_inline_resources_during_a_load_is_answered_or_refused_in_bounded_time(
+        server: tuple[str, dict[str, str]], store: Engine) -> None:
+    # inline resources are written to a rolled-back transaction: on SQLite that needs the load's write lock
+    base, _ = server
+    inline = {"resourceType": "CodeSystem", "url": "http://example.org/cs/inline", "version": "1",
+              "status": "active", "content": "complete", "concept": [{"code": "a", "display": "A"}]}
+    body = {"resourceType": "Parameters", "parameter": [
+        {"name": "url", "valueUri": "http://example.org/cs/inline"}, {"name": "code", "valueCode": "a"},
+        {"name": "tx-resource", "resource": inline}]}
+    with load_running(store):
+        started = time.monotonic()
+        answer = httpx.post(f"{base}/fhir/CodeSystem/$validate-code", json=body, timeout=60)
+        took = time.monotonic() - started
+    assert answer.status_code in (200, 409), answer.text[:500]
+    if answer.status_code == 409:
+        assert answer.headers["Retry-After"].isdigit()
+    assert took < 15.0  # it waited for the whole load, then answered 500 'database is locked'
+    assert httpx.post(f"{base}/fhir/CodeSystem/$validate-code", json=body, timeout=60).status_code == 200
+
+
+@pytest.mark.postgres
 def test_concurrent_writes_without_a_load_all_succeed(server: tuple[str, dict[str, str]], store: Engine) -> None:
     base, auth = server
 

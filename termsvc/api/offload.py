@@ -10,9 +10,9 @@ from typing import TypeVar
 
 import anyio.to_thread
 from fastapi import Request
-from sqlalchemy.exc import DBAPIError
 
 from termsvc import deadline
+from termsvc.store.locks import DATABASE_ERRORS
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ def budgeted(seconds: float | None, work: Callable[[], T]) -> T:
     with deadline.budget(seconds):
         try:
             return work()
-        except DBAPIError:
+        except DATABASE_ERRORS:
             if deadline.expired():
                 raise deadline.exceeded() from None
             raise

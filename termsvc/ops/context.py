@@ -6,17 +6,20 @@ outlives it. Inline resources replace stored ones with the same url|version for 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import OperationalError
 
-from termsvc.errors import Invalid, LoadError
+from termsvc.errors import Busy, Invalid, LoadError
 from termsvc.loaders.fhir_resources import write_code_system
 from termsvc.ops.params import OpParams
 from termsvc.store import generation
 from termsvc.store.loadrun import LoadRun
+from termsvc.store.locks import DATABASE_ERRORS, is_lock_error, pg_wait, sqlite_wait
 from termsvc.store.resources import store_concept_map, store_value_set
 
 
@@ -38,15 +41,45 @@ def op_connection(engine: Engine, params: OpParams) -> Iterator[Connection]:
             generation.open_for_reads(conn)
             yield conn
             return
-        if conn.dialect.name == "sqlite":
-            # take the write lock up front: a read-then-write transaction could otherwise fail to upgrade
-            conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-        transaction = conn.begin()
+        transaction = _begin_inline(conn)
         try:
-            write_inline(conn, resources)
+            try:
+                write_inline(conn, resources)
+            except DATABASE_ERRORS as exc:
+                if not is_lock_error(exc):
+                    raise
+                raise _busy() from None
             yield conn
         finally:
             transaction.rollback()
+
+
+# seconds a request with inline resources waits for SQLite's one write lock (a load holds it for minutes)
+INLINE_WAIT = 5.0
+
+
+def _begin_inline(conn: Connection) -> RootTransaction:
+    """The transaction inline resources are written to, waiting at most INLINE_WAIT for a lock: SQLite's write
+    lock (taken up front: a read-then-write transaction could otherwise fail to upgrade), or on PostgreSQL a
+    row a load is writing (its new concept ids)."""
+    if conn.dialect.name != "sqlite":
+        transaction = conn.begin()
+        pg_wait(conn, INLINE_WAIT)
+        return transaction
+    conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+    try:
+        with sqlite_wait(conn, INLINE_WAIT):
+            return conn.begin()
+    except OperationalError as exc:
+        if not is_lock_error(exc):
+            raise
+        raise _busy() from None
+
+
+def _busy() -> Busy:
+    return Busy("The request's tx-resource resources are written to a transaction that is rolled back, and a "
+                "load holds what that needs (SQLite's write lock, or new rows): try again when it has finished",
+                retry_after=math.ceil(INLINE_WAIT))
 
 
 def write_inline(conn: Connection, resources: list[dict[str, Any]]) -> None:

@@ -4,19 +4,25 @@ transaction's BEGIN, PostgreSQL's lock_timeout for one transaction. A wait that 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 # the words SQLite ("database is locked", "busy") and PostgreSQL ("canceling statement due to lock timeout",
 # LockNotAvailable) use when a lock could not be had in time
 _LOCK_WORDS = ("database is locked", "database table is locked", "busy", "lock timeout", "could not obtain lock")
 
 
+# the drivers' own errors too: the bulk writer's COPY goes to psycopg directly, unwrapped by SQLAlchemy
+DATABASE_ERRORS = (DBAPIError, sqlite3.Error, psycopg.Error)
+
+
 def is_lock_error(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError) and any(word in str(exc).lower() for word in _LOCK_WORDS)
+    return isinstance(exc, DATABASE_ERRORS) and any(word in str(exc).lower() for word in _LOCK_WORDS)
 
 
 @contextmanager
