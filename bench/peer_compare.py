@@ -85,6 +85,8 @@ def request(url: str, body: str | None) -> tuple[int, bytes]:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read()
+    except OSError:  # not listening, reset, timed out
+        return 0, b""
 
 
 def _ms(value: str) -> float:

@@ -202,9 +202,10 @@ _LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (TERMSVC_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (TERMSVC_PORT).")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (each with its own caches, kept correct by the "
-                                             "store generation). Measure before raising it: on 2 cores, 1 "
-                                             "served the most (bench/peer_compare.py).")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes, each with its own caches (kept correct by the "
+                                             "store generation) and up to 32 store connections. On 2 cores, 2 "
+                                             "served up to twice the small uncached-path requests of 1 and the "
+                                             "same cached large expansions (bench/README.md).")] = 1,
 ) -> None:
     """Serve the FHIR R4 terminology API at http://HOST:PORT/fhir."""
     import os
