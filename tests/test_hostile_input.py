@@ -121,6 +121,29 @@ def test_a_stored_value_set_with_characters_xml_cannot_carry_is_still_rendered_a
         assert client.get("/fhir/ValueSet/numbers").json()["title"].startswith("Numbers\x01")
 
 
+# ---- shapes the fuzzer found -------------------------------------------------------------------------------
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("resource", [[1, 2], "ValueSet", {"url": VS_URL}])
+def test_a_resource_parameter_that_is_not_a_resource_is_400(client: TestClient, resource: Any) -> None:
+    body = {"resourceType": "Parameters", "parameter": [{"name": "valueSet", "resource": resource},
+                                                        {"name": "code", "valueCode": "1"}]}
+    _refused(client.post("/fhir/ValueSet/$validate-code", json=body), 400, "invalid")
+
+
+@pytest.mark.postgres
+def test_parts_that_are_not_parameters_are_400(client: TestClient) -> None:
+    body = {"resourceType": "Parameters", "parameter": [{"name": "tx-resource", "part": {"name": "x"}}]}
+    _refused(client.post("/fhir/ValueSet/$expand", json=body), 400, "invalid")
+
+
+@pytest.mark.postgres
+def test_a_coding_whose_system_is_not_a_string_is_400(client: TestClient) -> None:
+    body = {"resourceType": "Parameters",
+            "parameter": [{"name": "coding", "valueCoding": {"system": [SYSTEM], "code": "1"}}]}
+    _refused(client.post("/fhir/ConceptMap/$translate", json=body), 400, "invalid")
+
+
 # ---- numbers ------------------------------------------------------------------------------------------------
 
 @pytest.mark.postgres

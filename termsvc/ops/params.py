@@ -98,18 +98,26 @@ def from_parameters(resource: Any) -> OpParams:
         if not isinstance(parameter, dict) or not isinstance(parameter.get("name"), str):
             raise Invalid(f"Parameters.parameter[{index}] has no name", expression=[f"Parameters.parameter[{index}]"])
         name = parameter["name"]
+        where = f"Parameters.parameter[{index}]"
         if "resource" in parameter:
-            items.append((name, "resource", parameter["resource"]))
+            resource_value = parameter["resource"]
+            if not isinstance(resource_value, dict) or not isinstance(resource_value.get("resourceType"), str):
+                raise Invalid(f"Parameter '{name}' holds no resource (a JSON object with a resourceType)",
+                              expression=[f"{where}.resource"])
+            items.append((name, "resource", resource_value))
             continue
         if "part" in parameter:
-            items.append((name, "part", parameter["part"]))
+            parts = parameter["part"]
+            if not isinstance(parts, list) or not all(isinstance(part, dict) for part in parts):
+                raise Invalid(f"Parameter '{name}' has parts that are not parameters", expression=[f"{where}.part"])
+            items.append((name, "part", parts))
             continue
         for key, value in parameter.items():
             if key.startswith("value") and len(key) > 5:
                 items.append((name, key[5:], value))
                 break
         else:
-            raise Invalid(f"Parameter '{name}' has no value", expression=[f"Parameters.parameter[{index}]"])
+            raise Invalid(f"Parameter '{name}' has no value", expression=[where])
     return OpParams(items)
 
 

@@ -142,9 +142,13 @@ def _codings_of(params: OpParams, prefix: str) -> list[tuple[str | None, str, st
             raise Invalid(f"Parameter '{names[1]}' has no coding", expression=[names[1]])
         codings.extend(inner)
     for index, item in enumerate(codings):
+        where = f"{names[1]}.coding[{index}]" if not coding else names[0]
         if not isinstance(item, dict) or not isinstance(item.get("code"), str):
             raise Invalid(f"Parameter '{names[0] if coding else names[1]}' has a coding without a code",
-                          expression=[f"{names[1]}.coding[{index}]" if not coding else names[0]])
+                          expression=[where])
+        wrong = next((key for key in ("system", "version") if not isinstance(item.get(key), str | None)), None)
+        if wrong:
+            raise Invalid(f"Coding.{wrong} must be a string", expression=[f"{where}.{wrong}"])
         found.append((item.get("system"), item["code"], item.get("version")))
     return found
 
