@@ -98,20 +98,28 @@ def _having(compiler: EclCompiler, refinement: a.Refinement, col: str) -> str | 
 LEADING_WORDS = 20_000
 
 
+def _lookup_words(term: a.SearchTerm) -> list[str]:
+    """Words some word of every description the term matches starts with: for `match`, the term's words; for
+    `wild`, the first word of the text before the first `*` (the description starts with it), unless that is
+    empty or starts with white space."""
+    if term.kind == "match":
+        return search_words(term.text)
+    head = term.text.split("*", 1)[0]
+    return search_words(head)[:1] if head and not head[0].isspace() else []
+
+
 def _term_words(node: a.Filtered) -> list[list[str]] | None:
-    """The search words of the first `term = ` filter of the description filters whose terms are all `match`
-    terms: one list of words per alternative term, each of which some word of a matching description starts
-    with (ECL match). None when there is no such filter."""
+    """The lookup words of the first `term = ` filter of the description filters each of whose terms has some:
+    one list of words per alternative term. None when there is no such filter."""
     for block in node.filters:
         if block.kind != "D":
             continue
         for flt in block.items:
             if flt.name != "term" or flt.op != "=":
                 continue
-            terms = [v for v in flt.values if isinstance(v, a.SearchTerm)]
-            if terms and len(terms) == len(flt.values) and all(t.kind == "match" and search_words(t.text)
-                                                               for t in terms):
-                return [search_words(t.text) for t in terms]
+            found = [_lookup_words(v) if isinstance(v, a.SearchTerm) else [] for v in flt.values]
+            if found and all(found):
+                return found
     return None
 
 
