@@ -51,8 +51,9 @@ def index_designation_words(conn: Connection, code_system_id: int) -> int:
         return 0
     writer = BulkWriter(conn)
     table = DesignationWord.__table__  # type: ignore[attr-defined]
-    query = text("SELECT d.concept_id, d.value FROM designation d JOIN concept c ON c.concept_id = d.concept_id "
-                 "WHERE d.concept_id >= :lo AND d.concept_id < :hi AND c.code_system_id = :cs")
+    # DISTINCT: a SNOMED CT description is one row per dialect it is in; each text is tokenised once
+    query = text("SELECT DISTINCT d.concept_id, d.value FROM designation d JOIN concept c ON c.concept_id = "
+                 "d.concept_id WHERE d.concept_id >= :lo AND d.concept_id < :hi AND c.code_system_id = :cs")
     for lo in range(int(bounds[0]), int(bounds[1]) + 1, INDEX_CHUNK):
         per_concept: dict[int, set[str]] = {}
         for concept_id, value in conn.execute(query, {"lo": lo, "hi": lo + INDEX_CHUNK, "cs": code_system_id}):
