@@ -212,6 +212,29 @@ def test_term_filter_wild_and_sets(store: Engine) -> None:
     assert evaluate(store, '* {{ term = ("infarct" "cardiac") }}') == either
 
 
+# words of the fixture's descriptions (active and inactive), cut to a prefix and recased below
+_TERM_WORDS = sorted({w for d in R.descriptions for w in d["term"].split()})
+
+
+@st.composite
+def _search_texts(draw: st.DrawFn) -> str:
+    picked = draw(st.lists(st.sampled_from(_TERM_WORDS), min_size=1, max_size=3))
+    cut = [w[:draw(st.integers(1, len(w)))] for w in picked]
+    return " ".join(w.upper() if draw(st.booleans()) else w for w in cut if '"' not in w and "\\" not in w)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_search_texts())
+def test_term_filter_answers_as_the_definition_whatever_the_words(store: Engine, search: str) -> None:
+    # the expansion is led by the designation word index where it can be; the answer is that of the definition
+    if not search.split():
+        return
+    assert evaluate(store, f'* {{{{ term = "{search}" }}}}') == _described(lambda d: _words_match(d["term"], search))
+    head = search.split()[0]
+    assert evaluate(store, f'* {{{{ term = wild:"{head}*" }}}}') == \
+        _described(lambda d: d["term"].lower().startswith(head.lower()))
+
+
 def test_inactive_descriptions_are_not_searched(store: Engine) -> None:
     assert evaluate(store, '* {{ term = "coronary thrombosis" }}') == set()
 

@@ -27,6 +27,7 @@ from termsvc.ops.params import OpParams
 from termsvc.store.bulk import BulkWriter
 from termsvc.store.expansion_tables import ExpansionWord
 from termsvc.store.locks import is_lock_error, pg_wait, sqlite_wait
+from termsvc.store.words import prefix_range, search_words, words
 from termsvc.valuesets.compose import Compiled
 from termsvc.valuesets.expand import COLUMNS, Query, Row
 
@@ -170,21 +171,14 @@ def _fill_sql(dialect: str, condition: str) -> str:
             f"FROM concept c WHERE {condition}")
 
 
-# longer words are indexed by their first WORD_CHARS characters (an index key has a size limit)
-WORD_CHARS = 200
-# sorts after every continuation of a prefix in bytewise (UTF-8) order
-_AFTER = "\U0010ffff"
-
-
 def _index_words(conn: Connection, expansion_id: int) -> None:
     """The distinct whitespace-separated words of each entry's search text, where a filter word is looked up
     (a filter word matches at the start of the text or after a space, as valuesets.expand matches it)."""
     rows = conn.execute(text("SELECT position, search FROM expansion_entry WHERE expansion_id = :x"),
                         {"x": expansion_id}).all()
-    words = [(expansion_id, word, int(position)) for position, search in rows
-             for word in {w[:WORD_CHARS] for w in str(search).split()}]
+    found = [(expansion_id, word, int(position)) for position, search in rows for word in words(str(search))]
     BulkWriter(conn).write(ExpansionWord.__table__, ("expansion_id", "word", "position"),  # type: ignore[attr-defined]
-                           words)
+                           found)
 
 
 @dataclass
@@ -205,9 +199,8 @@ class StoredQuery:
         params: dict[str, Any] = {"xid": self.expansion_id}
         where = "e.expansion_id = :xid" + (" AND e.active" if self.active_only else "")
         ranges = []
-        for index, word in enumerate((self.text_filter or "").lower().split()):
-            prefix = word[:WORD_CHARS]
-            params[f"lo{index}"], params[f"hi{index}"] = prefix, prefix + _AFTER
+        for index, word in enumerate(search_words(self.text_filter or "")):
+            params[f"lo{index}"], params[f"hi{index}"] = prefix_range(word)
             ranges.append(f"SELECT position FROM expansion_word WHERE expansion_id = :xid AND word >= :lo{index} "
                           f"AND word < :hi{index}")
         if not ranges:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from termsvc.store.tables import BigId
+from termsvc.store.tables import BigId, WordText
 
 
 class Expansion(SQLModel, table=True):
@@ -47,11 +47,6 @@ class ExpansionEntry(SQLModel, table=True):
     active: bool = True
     display_lower: str | None = Field(default=None, sa_column=Column(Text))
     search: str = Field(sa_column=Column(Text, nullable=False))
-
-
-# Bytewise order on PostgreSQL too, so a prefix is one index range (`word >= 'abc' AND word < 'abc\U0010ffff'`)
-# whatever the database's locale; SQLite compares bytes already.
-WordText = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 class ExpansionWord(SQLModel, table=True):

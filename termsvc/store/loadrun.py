@@ -32,6 +32,7 @@ from termsvc.store.resources import (
     store_value_sets,
 )
 from termsvc.store.versions import pick_current
+from termsvc.store.words import index_designation_words, indexes_designations
 
 LOAD_LOCK_KEY = 0x7E57_5C  # advisory-lock key shared by every loader process
 
@@ -141,6 +142,9 @@ class CodeSystemWriter:
                             line=where.line, path=where.path)
         self.run.bulk.flush()
         build_closure(self.run.conn, self.code_system_id)
+        if indexes_designations(self.url):
+            with self.run.timed("designation words"):
+                index_designation_words(self.run.conn, self.code_system_id)
         self.run.conn.execute(text("UPDATE code_system SET concept_count = :n WHERE code_system_id = :id"),
                               {"n": self.concept_count, "id": self.code_system_id})
         self.run.counts[f"{self.url}|{self.version}"] = self.concept_count
@@ -334,8 +338,8 @@ def load_run(engine: Engine, kind: str, source: str, *, replace: bool = False,
             # Fresh planner statistics: without them the first requests after a load (until autovacuum
             # gets round to it) seq-scan the concept tables, measured 40x slower $lookup on ICD-10-CM.
             # Here, not in _complete, which inline tx-resources also call on every request.
-            conn.execute(text("ANALYZE code_system, concept, designation, concept_property, concept_edge, "
-                              "closure"))
+            conn.execute(text("ANALYZE code_system, concept, designation, designation_word, concept_property, "
+                              "concept_edge, closure"))
         else:
             # SQLite plans without statistics take an equality on any index as selective: an expansion then
             # scans every concept of the edition through (code_system_id) rather than starting from the closure

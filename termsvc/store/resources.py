@@ -27,6 +27,7 @@ def delete_code_system_version(conn: Connection, code_system_id: int) -> None:
     concept_ids = "SELECT concept_id FROM concept WHERE code_system_id = :cs"
     conn.execute(text("DELETE FROM closure WHERE code_system_id = :cs"), params)
     conn.execute(text("DELETE FROM concept_edge WHERE code_system_id = :cs"), params)
+    conn.execute(text("DELETE FROM designation_word WHERE code_system_id = :cs"), params)
     conn.execute(text(f"DELETE FROM designation WHERE concept_id IN ({concept_ids})"), params)
     conn.execute(text(f"DELETE FROM inactive_designation WHERE concept_id IN ({concept_ids})"), params)
     conn.execute(text("DELETE FROM concept_property WHERE code_system_id = :cs"), params)

@@ -94,6 +94,24 @@ class Designation(SQLModel, table=True):
     preferred: bool | None = None
 
 
+# Bytewise order on PostgreSQL too, so a prefix is one index range (`word >= 'abc' AND word < 'abc\U0010ffff'`)
+# whatever the database's locale; SQLite compares bytes already.
+WordText = Text().with_variant(Text(collation="C"), "postgresql")
+
+
+class DesignationWord(SQLModel, table=True):
+    """Each distinct word (store.words) of a concept's designations, for SNOMED CT: an ECL term filter reads the
+    index range of each search word's prefix (cost proportional to the matches) instead of scanning the
+    designations of every candidate concept. Written by the load, in its transaction."""
+
+    __tablename__ = "designation_word"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    code_system_id: int = Field(primary_key=True)
+    word: str = Field(sa_column=Column(WordText, primary_key=True))
+    concept_id: int = Field(sa_column=Column(BigId, primary_key=True, autoincrement=False))
+
+
 class InactiveDesignation(SQLModel, table=True):
     """A term that was once a display of the concept and is no longer (an inactive SNOMED CT description). Kept
     apart from `designation` so nothing lists or searches it: $validate-code reads it to tell a retired display

@@ -56,7 +56,7 @@ def concept_codes(node: Any) -> set[str]:
 class EclCompiler(FilterSql):
     def __init__(self, conn: Connection, sql: SqlBuilder, code_system_id: int, version: str) -> None:
         self.sql, self.version, self.conn = sql, version, conn
-        self.cs = sql.bind(code_system_id)
+        self.cs, self.code_system_id = sql.bind(code_system_id), code_system_id
         self.code_system_id = code_system_id
         self.ids: dict[str, int] = {}
         self.real = "DOUBLE PRECISION" if sql.dialect == "postgresql" else "REAL"

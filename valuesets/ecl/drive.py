@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
+from termsvc.store.words import prefix_range, search_words
 from termsvc.valuesets.ecl import ast as a
 from termsvc.valuesets.ecl.filter_sql import REFSET
 
@@ -92,6 +93,65 @@ def _having(compiler: EclCompiler, refinement: a.Refinement, col: str) -> str | 
             f"{p}.code = {compiler.sql.bind(refinement.name.code)} AND {p}.value IN {values})")
 
 
+# a term filter's word index matches lead the expansion when they are at most this many concepts (bounded counts of
+# the index ranges decide, at compile time): more, and the operand's set leads as before
+LEADING_WORDS = 20_000
+
+
+def _lookup_words(term: a.SearchTerm) -> list[str]:
+    """Words some word of every description the term matches starts with: for `match`, the term's words; for
+    `wild`, the first word of the text before the first `*` (the description starts with it), unless that is
+    empty or starts with white space."""
+    if term.kind == "match":
+        return search_words(term.text)
+    head = term.text.split("*", 1)[0]
+    return search_words(head)[:1] if head and not head[0].isspace() else []
+
+
+def _term_words(node: a.Filtered) -> list[list[str]] | None:
+    """The lookup words of the first `term = ` filter of the description filters each of whose terms has some:
+    one list of words per alternative term. None when there is no such filter."""
+    for block in node.filters:
+        if block.kind != "D":
+            continue
+        for flt in block.items:
+            if flt.name != "term" or flt.op != "=":
+                continue
+            found = [_lookup_words(v) if isinstance(v, a.SearchTerm) else [] for v in flt.values]
+            if found and all(found):
+                return found
+    return None
+
+
+def _word_matches(compiler: EclCompiler, node: a.Filtered, col: str) -> str | None:
+    """`col IN (the concepts with a designation word starting with each search word)`, from the designation word
+    index (SNOMED CT only), where a term filter allows it and the matches are few enough to lead. The filter itself
+    is still checked on these candidates (all the words in one designation, language, type, dialect)."""
+    found = _term_words(node)
+    if found is None:  # ECL is only evaluated over SNOMED CT versions (valuesets.filters), which loads index
+        return None
+    bound, sql, cs = 0, compiler.sql, compiler.cs
+    alternatives = []
+    for term in found:
+        ranges = []
+        for word in term:
+            lo, hi = prefix_range(word)
+            ranges.append(f"SELECT concept_id FROM designation_word WHERE code_system_id = {cs} AND word >= "
+                          f"{sql.bind(lo)} AND word < {sql.bind(hi)}")
+        bound += min(_bounded_count(compiler, word) for word in term)
+        alternatives.append(" INTERSECT ".join(ranges))
+    if bound > LEADING_WORDS:
+        return None
+    return f"{col} IN ({' UNION '.join(alternatives)})"
+
+
+def _bounded_count(compiler: EclCompiler, word: str) -> int:
+    lo, hi = prefix_range(word)
+    return int(compiler.conn.execute(text(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM designation_word WHERE code_system_id = :cs AND word >= :lo AND word < "
+        ":hi LIMIT :n) x"), {"cs": compiler.code_system_id, "lo": lo, "hi": hi, "n": LEADING_WORDS + 1}).scalar_one())
+
+
 def driving(compiler: EclCompiler, node: a.Expr, col: str) -> str:
     """The condition on `col` for `node`, led by a set where one is at hand."""
     found: str | None = None
@@ -112,6 +172,10 @@ def driving(compiler: EclCompiler, node: a.Expr, col: str) -> str:
         focus = compiler.expr(node.focus, col) if having else driving(compiler, node.focus, col)
         found = "(" + " AND ".join([*([having] if having else []), focus,
                                     compiler.refinement(node.refinement, col, None)]) + ")"
-    elif isinstance(node, a.Filtered) and not isinstance(node.operand, a.Wildcard):
-        found = compiler.filtered(node, col, driving(compiler, node.operand, col))
+    elif isinstance(node, a.Filtered):
+        words = _word_matches(compiler, node, col)
+        if words is not None:
+            found = f"({words} AND {compiler.expr(node, col)})"
+        elif not isinstance(node.operand, a.Wildcard):
+            found = compiler.filtered(node, col, driving(compiler, node.operand, col))
     return found if found is not None else compiler.expr(node, col)
