@@ -1,136 +1,41 @@
-"""Evaluate the workbench's suggestions on the gold sets in ../shared/data/mapping-dev: top-1/5/10 and MRR for our
-ranking and for a plain rapidfuzz baseline (WRatio on the display alone), over candidate pools with distractors.
+"""Evaluate the workbench's suggestions on the lab gold sets of ../shared/data/mapping-dev (see bench/mapping_data.py):
+top-1/5/10 and MRR over the rows whose gold code is in the candidate pool, for
+  (a) rapidfuzz token_set_ratio of the local name against each pool name,
+  (b) a Usagi-style character 2-3-gram TF-IDF of name + specimen against each pool name,
+  (c) the engine, with its ranking model trained WITHOUT the set being scored (held out by source) and the other
+      sets' mappings as its nearest-neighbour corpus (never the scored set's own),
+each overall and per specimen group of the gold term (serum/plasma, blood, urine, CSF, other fluids, stool, ...).
 
-- LIVD (lab): CDC LIVD vendor analyte name (+ vendor specimen, result description and device model, the context a
-  lab has) -> Test Performed LOINC code. Pool: every LOINC term with a name anywhere in ../shared/data (the LOINC
-  subset's Loinc.csv, both LIVD tables, LOINC codings in the FHIR packages, OBX-3 LN codes in the HL7 v2 messages).
-  Items are the distinct (analyte, specimen, results, model) rows. Split by a hash of the analyte name: "dev"
-  (even) is the half looked at while writing rules, "held-out" (odd) was not; both are printed.
-- MIMIC (drugs): local drug string -> RxNorm concept name; pool: every target name in the set.
-
-Usage: .venv/bin/python bench/mapping_eval.py [--data DIR] [--errors N]"""
+Usage: .venv/bin/python bench/mapping_eval.py [--data DIR] [--only livd|labcorp] [--errors N] [--engine-only]
+       [--shipped]  (score with the shipped model instead of one trained held out: optimistic, for comparison)"""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import json
-import re
+import os
 import sys
-import tarfile
 import time
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mapping_data import SOURCES, Item, all_items, default_data, loinc_pool, specimen_group
 from rapidfuzz import fuzz, process
+from sklearn.feature_extraction.text import TfidfVectorizer
 
-from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex
+from termsvc.workbench.suggest import Candidate, TargetIndex
+from termsvc.workbench.suggest.learned import RankModel, fit_model, training_rows
+from termsvc.workbench.suggest.neighbours import MappingCorpus
+from termsvc.workbench.suggest.synthetic import synthetic_items
 
-LOINC = "http://loinc.org"
-_TERM = re.compile(r"^\d{1,7}-\d$")
-_LOINC_AXES = {"PROPERTY", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS", "COMMON_TEST_RANK", "STATUS"}
+SYNTHETIC_ITEMS = 1000  # local items written from LOINC's own terms (synthetic.py), added to every training set
 
-
-def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from csv.DictReader(handle)
-
-
-def _walk_codings(node: Any, system: str | None = None) -> Iterator[tuple[str, str]]:
-    """(code, display) of every LOINC coding or ValueSet concept in a FHIR resource."""
-    if isinstance(node, dict):
-        here = node.get("system", system)
-        if here == LOINC and isinstance(node.get("code"), str) and isinstance(node.get("display"), str):
-            yield node["code"], node["display"]
-        for key, value in node.items():
-            yield from _walk_codings(value, here if key in {"concept", "contains"} else None)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk_codings(item, system)
-
-
-def loinc_pool(data: Path) -> list[Candidate]:
-    names: dict[str, str] = {}
-    rich: dict[str, Candidate] = {}
-    for table in data.glob("loinc/**/Loinc.csv"):
-        for row in _csv_rows(table):
-            code, display = row["LOINC_NUM"], row.get("LONG_COMMON_NAME", "")
-            props = {k: (row[k],) for k in _LOINC_AXES if row.get(k)}
-            designations = tuple(v for v in (row.get("SHORTNAME"), row.get("DisplayName"), row.get("CONSUMER_NAME"),
-                                             row.get("RELATEDNAMES2")) if v)
-            rich[code] = Candidate(code, display, designations, props, row.get("STATUS", "") != "DEPRECATED")
-    for livd in data.glob("**/LIVD-SARS-CoV-2.csv"):
-        for row in _csv_rows(livd):
-            for code_col, name_col in (("Test Performed LOINC Code", "Test Performed LOINC Long Name"),
-                                       ("Test Ordered LOINC Code", "Test Ordered LOINC Long Name")):
-                code, name = row.get(code_col, "").strip(), row.get(name_col, "").strip()
-                if _TERM.match(code) and name:
-                    names.setdefault(code, name)
-    for package in data.glob("fhir-packages/*.tgz"):
-        with tarfile.open(package) as archive:
-            for member in archive:
-                if not member.isfile() or not member.name.endswith(".json"):
-                    continue
-                handle = archive.extractfile(member)
-                if handle is None:
-                    continue
-                try:
-                    resource = json.load(handle)
-                except ValueError:
-                    continue
-                for code, display in _walk_codings(resource):
-                    if _TERM.match(code):
-                        names.setdefault(code, display)
-    for message in data.glob("hl7v2/**/*.hl7"):
-        text = message.read_text(encoding="utf-8", errors="replace")
-        for match in re.finditer(r"(?:^|\r|\n)OBX\|[^|]*\|[^|]*\|([^|^]+)\^([^|^]+)\^LN", text):
-            if _TERM.match(match.group(1)):
-                names.setdefault(match.group(1), match.group(2))
-    pool = dict(rich)
-    for code, name in names.items():
-        pool.setdefault(code, Candidate(code, name))
-    return list(pool.values())
-
-
-def _clean_specimen(text: str) -> str:
-    return re.sub(r"\([^)]*\^[^)]*\)", " ", text)  # drop the SNOMED CT codes a vendor appended
-
-
-def livd_items(data: Path) -> list[tuple[LocalTerm, str, str]]:
-    """(local term, gold code, split) per distinct vendor row."""
-    seen: set[tuple[str, ...]] = set()
-    out: list[tuple[LocalTerm, str, str]] = []
-    for row in _csv_rows(data / "mapping-dev/cdc_livd/LIVD-SARS-CoV-2.csv"):
-        name, gold = row["Vendor Analyte Name"].strip(), row["Test Performed LOINC Code"].strip()
-        if not name or not _TERM.match(gold):
-            continue
-        key = (name, row["Vendor Specimen Description"], row["Vendor Result Description"], row["Model"], gold)
-        if key in seen:
-            continue
-        seen.add(key)
-        split = "dev" if int(hashlib.sha1(name.encode()).hexdigest(), 16) % 2 == 0 else "held-out"
-        term = LocalTerm(name, name, specimen=_clean_specimen(row["Vendor Specimen Description"]),
-                         extra={"result": _clean_specimen(row["Vendor Result Description"]), "device": row["Model"]})
-        out.append((term, gold, split))
-    return out
-
-
-def mimic_items(data: Path) -> tuple[list[tuple[LocalTerm, str, str]], list[Candidate]]:
-    items: list[tuple[LocalTerm, str, str]] = []
-    targets: dict[str, str] = {}
-    for row in _csv_rows(data / "mapping-dev/ohdsi_mimic_drugs/gcpt_drug_ndc.csv"):
-        local, target = row["concept_code"].strip(), row["concept_name"].strip()
-        if not local or not target:
-            continue
-        code = row["target_concept_id"].strip() or target
-        targets.setdefault(code, target)
-        split = "dev" if int(hashlib.sha1(local.encode()).hexdigest(), 16) % 2 == 0 else "held-out"
-        items.append((LocalTerm(local, local), code, split))
-    return items, [Candidate(code, name) for code, name in targets.items()]
+Ranker = Callable[[Item], list[str]]
 
 
 class Tally:
@@ -139,7 +44,7 @@ class Tally:
         self.hits = {1: 0, 5: 0, 10: 0}
         self.rr = 0.0
 
-    def add(self, ranked: list[str], gold: str) -> int | None:
+    def add(self, ranked: Sequence[str], gold: str) -> int | None:
         self.n += 1
         rank = ranked.index(gold) + 1 if gold in ranked else None
         if rank is not None:
@@ -149,63 +54,115 @@ class Tally:
                     self.hits[k] += 1
         return rank
 
+    def top(self, k: int) -> float:
+        return self.hits[k] / self.n if self.n else 0.0
+
     def line(self, label: str) -> str:
         if not self.n:
-            return f"{label:<34} (no items)"
-        pct = {k: 100.0 * v / self.n for k, v in self.hits.items()}
-        return (f"{label:<34} n={self.n:<5} top1={pct[1]:5.1f}%  top5={pct[5]:5.1f}%  top10={pct[10]:5.1f}%  "
-                f"MRR={self.rr / self.n:.3f}")
+            return f"{label:<40} (no items)"
+        return (f"{label:<40} n={self.n:<5} top1={self.top(1):.3f} top5={self.top(5):.3f} "
+                f"top10={self.top(10):.3f} MRR={self.rr / self.n:.3f}")
 
 
-def evaluate(title: str, items: list[tuple[LocalTerm, str, str]], pool: list[Candidate], *, drug: bool,
-             errors: int) -> None:
-    started = time.perf_counter()
-    index = TargetIndex.from_candidates(pool, local_names=[t.display for t, _, _ in items], drug=drug)
-    built = time.perf_counter() - started
+def token_set_baseline(pool: Sequence[Candidate]) -> Ranker:
     displays = [c.display for c in pool]
     codes = [c.code for c in pool]
-    ours: dict[str, Tally] = {"dev": Tally(), "held-out": Tally(), "all": Tally()}
-    base: dict[str, Tally] = {"dev": Tally(), "held-out": Tally(), "all": Tally()}
-    misses: list[tuple[str, str, str, list[str]]] = []
-    by_code = {c.code: c.display for c in pool}
-    started = time.perf_counter()
-    for term, gold, split in items:
-        ranked = [s.target_code for s in index.suggest(term, top=10)]
-        for key in (split, "all"):
-            rank = ours[key].add(ranked, gold)
-        if rank is None or rank > 5:
-            misses.append((split, term.display, by_code.get(gold, "?"), [by_code[c] for c in ranked[:3]]))
-        found = process.extract(term.display, displays, scorer=fuzz.WRatio, limit=10)
-        base_ranked = [codes[i] for _, _, i in found]
-        for key in (split, "all"):
-            base[key].add(base_ranked, gold)
-    elapsed = time.perf_counter() - started
-    print(f"\n== {title}: {len(items)} items, pool {len(pool)} candidates "
-          f"(index {built:.1f} s, {1000 * elapsed / max(1, len(items)):.1f} ms per item incl. baseline)")
-    for key in ("dev", "held-out", "all"):
-        print(ours[key].line(f"ours [{key}]"))
-    for key in ("dev", "held-out", "all"):
-        print(base[key].line(f"rapidfuzz WRatio baseline [{key}]"))
-    gold_in_pool = sum(1 for _, gold, _ in items if gold in by_code)
-    print(f"gold code in pool: {gold_in_pool}/{len(items)}")
-    for split, local, gold_name, top3 in [m for m in misses if m[0] == "dev"][:errors]:
-        print(f"  miss@5 [{split}] {local!r}\n      gold: {gold_name}\n      ours: {' | '.join(top3)}")
+
+    def rank(item: Item) -> list[str]:
+        found = process.extract(item.term.display, displays, scorer=fuzz.token_set_ratio, limit=10)
+        return [codes[i] for _, _, i in found]
+    return rank
+
+
+def usagi_baseline(pool: Sequence[Candidate]) -> Ranker:
+    """Usagi's retrieval: character 2-3-gram TF-IDF, cosine of the source text against each target name."""
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, dtype=np.float32)
+    matrix = vectorizer.fit_transform([c.display.lower() for c in pool])
+    codes = [c.code for c in pool]
+
+    def rank(item: Item) -> list[str]:
+        text = " ".join(filter(None, (item.term.display, item.term.specimen))).lower()
+        scores = (matrix @ vectorizer.transform([text]).T).toarray().ravel()
+        best = np.argsort(-scores, kind="stable")[:10]
+        return [codes[i] for i in best]
+    return rank
+
+
+def engine_ranker(pool: Sequence[Candidate], scored: Sequence[Item], others: Sequence[Item],
+                  model: RankModel | None) -> Ranker:
+    corpus = MappingCorpus([(i.term.display, i.gold) for i in others])
+    index = TargetIndex.from_candidates(pool, local_names=[i.term.display for i in scored], model=model,
+                                        corpus=corpus)
+
+    def rank(item: Item) -> list[str]:
+        return [s.target_code for s in index.suggest(item.term, top=10)]
+    return rank
+
+
+def held_out_model(pool: Sequence[Candidate], train: Sequence[Item], rest: Sequence[Item]) -> RankModel:
+    """A model trained on `train` alone; each training source's neighbour corpus is the other training sources
+    plus nothing of the scored set, as at scoring time."""
+    known = {c.code for c in pool}
+    items = [(i.term, i.gold, i.source) for i in train if i.gold in known]
+    rows = training_rows(pool, items + synthetic_items(pool, SYNTHETIC_ITEMS, seed=0))
+    return fit_model(rows)
+
+
+def evaluate(source: str, items: Sequence[Item], pool: Sequence[Candidate], rankers: dict[str, Ranker],
+             errors: int) -> dict[str, Tally]:
+    by_code = {c.code: c for c in pool}
+    scored = [i for i in items if i.gold in by_code]
+    print(f"\n== {source}: {len(items)} rows with a LOINC code, {len(scored)} with the gold code in the pool "
+          f"({len({i.gold for i in scored})} distinct codes); pool {len(pool)}")
+    totals: dict[str, Tally] = {}
+    groups: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    misses: list[str] = []
+    for label, ranker in rankers.items():
+        started = time.perf_counter()
+        total = totals[label] = Tally()
+        for item in scored:
+            ranked = ranker(item)
+            rank = total.add(ranked, item.gold)
+            groups[specimen_group(by_code[item.gold])][label].add(ranked, item.gold)
+            if label == "engine" and (rank is None or rank > 1) and len(misses) < errors:
+                got = [by_code[c].display for c in ranked[:3]]
+                misses.append(f"  miss@1 {item.term.display!r} [{item.term.specimen or item.term.category or ''}] "
+                              f"{item.term.units or ''}\n     gold: {by_code[item.gold].display}\n     got:  "
+                              + " | ".join(got))
+        print(total.line(f"{label}") + f"  ({time.perf_counter() - started:.1f} s)")
+    print("per specimen group of the gold term (top1 / top5):")
+    for group, tallies in sorted(groups.items(), key=lambda kv: -next(iter(kv[1].values())).n):
+        n = next(iter(tallies.values())).n
+        cells = "  ".join(f"{label} {t.top(1):.2f}/{t.top(5):.2f}" for label, t in tallies.items())
+        print(f"  {group:<16} n={n:<4} {cells}")
+    for line in misses:
+        print(line)
+    return totals
 
 
 def main(argv: Iterable[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data")
-    parser.add_argument("--errors", type=int, default=0, help="print this many misses of the dev split (error analysis)")
-    parser.add_argument("--only", choices=("livd", "mimic"), default=None)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--data", type=Path, default=default_data())
+    parser.add_argument("--only", choices=SOURCES, default=None)
+    parser.add_argument("--errors", type=int, default=0, help="print this many top-1 misses of the engine")
+    parser.add_argument("--engine-only", action="store_true")
+    parser.add_argument("--shipped", action="store_true", help="use the shipped model (trained on every set)")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    data: Path = args.data
-    if not data.exists():
-        data = Path("/work/shared/data")
-    if args.only in (None, "livd"):
-        evaluate("LIVD vendor names -> LOINC", livd_items(data), loinc_pool(data), drug=False, errors=args.errors)
-    if args.only in (None, "mimic"):
-        items, pool = mimic_items(data)
-        evaluate("MIMIC drug strings -> RxNorm names", items, pool, drug=True, errors=args.errors)
+    pool = loinc_pool(args.data)
+    items = all_items(args.data)
+    for source in SOURCES if args.only is None else (args.only,):
+        others = [i for s, rows in items.items() if s != source for i in rows]
+        started = time.perf_counter()
+        model = RankModel.shipped() if args.shipped else held_out_model(pool, others, items[source])
+        print(f"\n[{source}] model {'shipped' if args.shipped else 'trained on ' + ', '.join(sorted({i.source for i in others}))}"
+              f" in {time.perf_counter() - started:.1f} s")
+        rankers: dict[str, Ranker] = {}
+        if not args.engine_only:
+            rankers["token_set"] = token_set_baseline(pool)
+            rankers["usagi_tfidf"] = usagi_baseline(pool)
+        rankers["engine"] = engine_ranker(pool, items[source], others, model)
+        evaluate(source, items[source], pool, rankers, args.errors)
+    print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ Thin: each command opens one transaction, calls termsvc.workbench and turns its 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,6 +139,8 @@ def import_(
         columns = Columns(code_column, display_column, units_column, specimen_column, category_column, count_column)
         summary = import_codes(conn, p, path, kind, columns=columns, encoding=encoding,
                                sheet=int(sheet) if sheet.isdigit() else sheet, add_counts=add_counts)
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning[/] {warning}", highlight=False)
     console.print(f"[green]imported[/] {summary.added} new and {summary.updated} known local codes from {path}")
 
 
@@ -150,13 +153,17 @@ def suggest(
     class_: Annotated[str | None, typer.Option("--class", help="Only targets of this class (LOINC CLASS).")] = None,
     system: Annotated[str | None, typer.Option("--system", help="Only targets with this LOINC system.")] = None,
     tty: Annotated[str | None, typer.Option("--tty", help="Only RxNorm targets of this term type.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="A ranking model `workbench train` wrote "
+                                               "(default: the shipped one).")] = None,
 ) -> None:
     """Rank target candidates for the project's local codes and keep the top K for review."""
+    from termsvc.workbench.suggest.learned import RankModel
     from termsvc.workbench.suggesting import suggest_all, write_output
 
     filters = {k: v for k, v in (("class", class_), ("system", system), ("tty", tty)) if v}
+    site_model = RankModel.load(model) if model is not None else None
     with _project(name) as (conn, p):
-        ranked = suggest_all(conn, p, top=top, pending_only=not every, filters=filters or None)
+        ranked = suggest_all(conn, p, top=top, pending_only=not every, filters=filters or None, model=site_model)
     if output is not None:
         write_output(output, ranked)
     console.print(f"{len({r.local_code for r in ranked})} codes ranked, {len(ranked)} suggestions kept"
@@ -164,16 +171,37 @@ def suggest(
 
 
 @app.command()
+def train(
+    name: ProjectName,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the site's model (a JSON file).")],
+) -> None:
+    """Refit the ranking model on the project's approvals. Written only if it ranks held-out approvals at least
+    as well as the shipped model; use it with `suggest --model FILE`."""
+    from termsvc.workbench.training import train_project
+
+    with _project(name) as (conn, p):
+        result = train_project(conn, p)
+    console.print(f"shipped model: {result.shipped}", highlight=False)
+    console.print(f"site model:    {result.site}", highlight=False)
+    if result.model is None:
+        raise _fail("the site model does worse on held-out approvals than the shipped one; not written")
+    result.model.save(out)
+    console.print(f"[green]site model[/] trained on {result.approvals} approvals written to {out}", highlight=False)
+
+
+@app.command()
 def review(name: ProjectName, reviewer: Reviewer = "") -> None:
     """Review interactively: the most frequent pending code, its context and candidates, one key per action."""
     from termsvc.workbench.projects import check_reviewer, get_project
     from termsvc.workbench.review import Reviewer as Loop
+    from termsvc.workbench.review import terminal_key
 
     with _engine() as engine:
         with engine.connect() as conn:
             p = get_project(conn, name)
         check_reviewer(p, reviewer)
-        session = Loop(engine, p, reviewer, console, lambda prompt: console.input(prompt)).run()
+        key = terminal_key if sys.stdin.isatty() else None
+        session = Loop(engine, p, reviewer, console, lambda prompt: console.input(prompt), key=key).run()
     console.print(f"session: {session.approved} approved, {session.rejected} rejected, {session.flagged} flagged")
 
 

@@ -92,9 +92,20 @@ def test_add_counts_accumulates_counts_of_files_from_different_periods(engine: E
         assert {c.code: c.count for c in all_codes(conn, project)} == {"K": 35, "NA": 5, "CL": 7}
 
 
+def test_row_with_a_code_but_no_name_is_imported_with_a_warning(engine: Engine, project: Project,
+                                                                 tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text("code,display,units\nK,POTASSIUM,mmol/L\nNA,,mmol/L\n", encoding="utf-8")
+    with engine.begin() as conn:
+        summary = import_codes(conn, project, path)
+        assert {c.code: c.display for c in all_codes(conn, project)} == {"K": "POTASSIUM", "NA": ""}
+    assert summary.added == 2
+    assert len(summary.warnings) == 1
+    assert f"{path}, line 3, field display" in summary.warnings[0] and "'NA' has an empty name" in summary.warnings[0]
+
+
 @pytest.mark.parametrize(("content", "line", "field", "message"), [
     ("code,name\nK,POTASSIUM\n", 1, "display", "no column 'display'"),
-    ("code,display\nK,POTASSIUM\nNA,\n", 3, "display", "empty name"),
     ("code,display\nK,POTASSIUM\nK,POTASSIUM AGAIN\n", 3, "code", "duplicate local code 'K'"),
     ("code,display\n,POTASSIUM\n", 2, "code", "empty local code"),
 ])

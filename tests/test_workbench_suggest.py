@@ -18,11 +18,11 @@ def _loinc(code: str, name: str, prop: str, system: str, *, short: str = "", cls
 LAB = [
     _loinc("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Potassium SerPl-sCnc"),
     _loinc("22760-3", "Potassium [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Potassium SerPl-mCnc"),
-    _loinc("2828-2", "Potassium [Moles/volume] in Urine", "SCnc", "Ur", short="Potassium Ur-sCnc"),
+    _loinc("2828-2", "Potassium [Moles/volume] in Urine", "SCnc", "Urine", short="Potassium Ur-sCnc"),
     _loinc("6298-4", "Potassium [Moles/volume] in Blood", "SCnc", "Bld", short="Potassium Bld-sCnc"),
     _loinc("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Sodium SerPl-sCnc"),
     _loinc("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Glucose SerPl-mCnc"),
-    _loinc("2350-7", "Glucose [Mass/volume] in Urine", "MCnc", "Ur", short="Glucose Ur-mCnc"),
+    _loinc("2350-7", "Glucose [Mass/volume] in Urine", "MCnc", "Urine", short="Glucose Ur-mCnc"),
     _loinc("718-7", "Hemoglobin [Mass/volume] in Blood", "MCnc", "Bld", short="Hgb Bld-mCnc", cls="HEM/BC"),
     _loinc("4544-3", "Hematocrit [Volume Fraction] of Blood by Automated count", "VFr", "Bld", short="Hct VFr Bld Auto",
            cls="HEM/BC"),
@@ -65,10 +65,23 @@ def test_lab_abbreviations_find_the_long_name(lab: TargetIndex, local: str, code
     assert _codes(lab, LocalTerm(local, local))[0] == code
 
 
-def test_explanation_says_why(lab: TargetIndex) -> None:
+def test_explanation_names_the_axes_that_matched(lab: TargetIndex) -> None:
     best = lab.suggest(LocalTerm("K1", "K", units="mmol/L", specimen="serum"))[0]
-    assert "mmol/L->SCnc" in best.explanation and "Ser/Plas" in best.explanation
+    assert "units->SCnc" in best.explanation and "system serum or plasma" in best.explanation
     assert 0.0 <= best.score <= 1.0
+
+
+def test_explanation_names_the_axes_that_conflicted(lab: TargetIndex) -> None:
+    urine = next(s for s in lab.suggest(LocalTerm("K1", "K", units="mg/dL", specimen="serum"), top=20)
+                 if s.target_code == "2828-2")
+    assert "units conflict SCnc" not in urine.explanation  # same relation (Cnc): a partial agreement
+    assert "system conflict urine" in urine.explanation
+
+
+def test_scores_are_not_clamped(lab: TargetIndex) -> None:
+    scores = [s.score for s in lab.suggest(LocalTerm("K1", "K", units="mmol/L", specimen="serum"), top=9)]
+    assert len(set(scores[:3])) == 3
+    assert scores.count(1.0) == 0
 
 
 def test_scores_are_in_order_and_within_zero_and_one(lab: TargetIndex) -> None:
@@ -89,7 +102,7 @@ def test_earlier_approval_wins_over_name_and_units(lab: TargetIndex) -> None:
 
 
 def test_filter_by_system_keeps_only_that_system(lab: TargetIndex) -> None:
-    codes = _codes(lab, LocalTerm("K", "potassium"), filters={"system": "Ur"})
+    codes = _codes(lab, LocalTerm("K", "potassium"), filters={"system": "Urine"})
     assert codes[0] == "2828-2"
     assert set(codes) <= {"2828-2", "2350-7"}
 

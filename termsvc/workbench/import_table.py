@@ -87,8 +87,10 @@ def read_table(path: Path, columns: Columns, *, encoding: str = "utf-8", sheet: 
         code, display = values["code"], values["display"]
         if not code:
             raise LoadError(file, "empty local code", line=line, field_name=columns.code)
-        if not display:
-            raise LoadError(file, f"local code {code!r} has an empty name", line=line, field_name=columns.display)
+        warning = None
+        if not display:  # still mappable from its units, specimen, category or a search: kept, with a warning
+            warning = (f"{file}, line {line}, field {columns.display}: local code {code!r} has an empty name; "
+                       "imported (map it from its units, context or a search)")
         if code in seen:
             raise LoadError(file, f"duplicate local code {code!r} (first on line {seen[code]})", line=line,
                             field_name=columns.code)
@@ -105,5 +107,6 @@ def read_table(path: Path, columns: Columns, *, encoding: str = "utf-8", sheet: 
                 raise LoadError(file, f"count {count} is negative", line=line, field_name=columns.count)
         extra = {name: row[i].strip() for i, name in extra_columns if i < len(row) and row[i].strip()}
         codes.append(ImportedCode(code, display, units=get("units") or None,
-                                  specimen=get("specimen") or None, category=get("category") or None, count=count, extra=extra, source_file=file))
+                                  specimen=get("specimen") or None, category=get("category") or None, count=count,
+                                  extra=extra, source_file=file, warning=warning))
     return codes

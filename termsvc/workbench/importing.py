@@ -47,4 +47,6 @@ def import_codes(conn: Connection, project: Project, path: Path, kind: str | Non
     """`add_counts`: the file covers another period, so its counts add to the known ones instead of
     replacing them."""
     codes = read_codes(project, path, kind, columns=columns, encoding=encoding, sheet=sheet)
-    return store_codes(conn, project, codes, add_counts=add_counts)
+    summary = store_codes(conn, project, codes, add_counts=add_counts)
+    summary.warnings.extend(c.warning for c in codes if c.warning)
+    return summary

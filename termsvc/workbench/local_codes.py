@@ -25,6 +25,7 @@ class ImportedCode:
     count: int = 0
     extra: dict[str, str] = field(default_factory=dict)
     source_file: str | None = None
+    warning: str | None = None  # imported, but the user should know (e.g. an empty name)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class StoredCode:
 class ImportSummary:
     added: int = 0
     updated: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def store_codes(conn: Connection, project: Project, codes: Iterable[ImportedCode], *,

@@ -21,6 +21,7 @@ from termsvc.workbench.targets import target_version
 
 if TYPE_CHECKING:
     from termsvc.workbench.suggest import LocalTerm, TargetIndex
+    from termsvc.workbench.suggest.learned import RankModel
 
 OUTPUT_COLUMNS = ("local_code", "rank", "target_code", "display", "score")
 
@@ -41,17 +42,26 @@ def normalise(name: str) -> str:
     return evidence_key(name)
 
 
-def evidence(conn: Connection, target_system: str) -> dict[str, list[tuple[str, int]]]:
-    """Approvals (current ones only) in every project mapping to the same target system:
-    normalised local display -> [(target code, times approved)], most approved first."""
-    rows = conn.execute(text(
+_APPROVED = text(
         "SELECT lc.display, d.target_code FROM decision d "
         "JOIN (SELECT local_code_id, MAX(decision_id) AS last FROM decision WHERE action <> 'also' "
         "GROUP BY local_code_id) m "
         "ON m.last = d.decision_id JOIN local_code lc ON lc.local_code_id = d.local_code_id "
         "JOIN project p ON p.project_id = lc.project_id "
-        "WHERE d.new_state = :approved AND p.target_system = :t AND d.target_code IS NOT NULL"),
-        {"approved": d.APPROVED, "t": target_system})
+        "WHERE d.new_state = :approved AND p.target_system = :t AND d.target_code IS NOT NULL")
+
+
+def approved_pairs(conn: Connection, target_system: str) -> list[tuple[str, str]]:
+    """(local display, target code) of every current approval in every project mapping to the target system:
+    this site's work and any other site's mappings imported as a project (ConceptMap, Usagi, CSV)."""
+    return [(str(display), str(target)) for display, target in conn.execute(
+        _APPROVED, {"approved": d.APPROVED, "t": target_system})]
+
+
+def evidence(conn: Connection, target_system: str) -> dict[str, list[tuple[str, int]]]:
+    """Approvals (current ones only) in every project mapping to the same target system:
+    normalised local display -> [(target code, times approved)], most approved first."""
+    rows = approved_pairs(conn, target_system)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for display, target in rows:
         counts[normalise(display)][target] += 1
@@ -65,15 +75,23 @@ def local_term(code: StoredCode) -> LocalTerm:
                      category=code.category, count=code.count, extra=dict(code.extra))
 
 
-def open_index(conn: Connection, project: Project, codes: Sequence[StoredCode]) -> TargetIndex:
+def open_index(conn: Connection, project: Project, codes: Sequence[StoredCode], *,
+               model: RankModel | None = None) -> TargetIndex:
+    """The target's index with the store's approvals as its neighbour corpus (a site's own codes never meet their
+    own approvals there: those are pending codes' neighbours only)."""
     from termsvc.workbench.suggest import build_index
+    from termsvc.workbench.suggest.neighbours import MappingCorpus
 
     target = target_version(conn, project)
-    return build_index(conn, target.url, target.version or None, local_names=[c.display for c in codes])
+    index = build_index(conn, target.url, target.version or None, local_names=[c.display for c in codes])
+    index.corpus = MappingCorpus(approved_pairs(conn, project.target_system))
+    if model is not None:
+        index.set_model(model)
+    return index
 
 
 def suggest_all(conn: Connection, project: Project, *, top: int = 10, pending_only: bool = True,
-                filters: Mapping[str, str] | None = None) -> list[Ranked]:
+                filters: Mapping[str, str] | None = None, model: RankModel | None = None) -> list[Ranked]:
     """Rank candidates for every local code (or only those still pending) and replace their cached
     suggestions. Suggestions are a cache, not a record: decisions are what is kept."""
     if top < 1:
@@ -84,7 +102,7 @@ def suggest_all(conn: Connection, project: Project, *, top: int = 10, pending_on
         codes = [c for c in codes if states.get(c.local_code_id, d.State()).state == d.PENDING]
     if not codes:
         return []
-    index = open_index(conn, project, all_codes(conn, project))
+    index = open_index(conn, project, all_codes(conn, project), model=model)
     known = evidence(conn, project.target_system)
     ranked: list[Ranked] = []
     rows = []

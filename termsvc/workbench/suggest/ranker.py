@@ -1,11 +1,13 @@
-"""TargetIndex: retrieve a shortlist by n-gram TF-IDF, re-score it with rapidfuzz on abbreviation-expanded names,
-then let context (units, specimen, answers, method, drug strength and form, common test rank) and earlier
-approvals order it. Inactive targets are never suggested; a match on one suggests its replacement instead."""
+"""TargetIndex: retrieve a shortlist by n-gram TF-IDF (plus the targets of close names in a mapping corpus and of
+earlier approvals), measure each candidate against the local item (name similarities, LOINC axes agreeing or
+conflicting, common test rank, neighbour evidence: features.py) and order them by the learned model (learned.py).
+Drug code systems keep a name score with strength and dose-form checks. Inactive targets are never suggested; a
+match on one suggests its replacement instead."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,10 +16,13 @@ from rapidfuzz import fuzz, process
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import drugs
 from termsvc.workbench.suggest.abbreviations import DRUG, LAB
-from termsvc.workbench.suggest.context import LocalContext, TargetAxes, adjust
+from termsvc.workbench.suggest.features import FEATURES, LocalAxes, NameScores, TargetAxes, pair_features
+from termsvc.workbench.suggest.learned import RankModel
 from termsvc.workbench.suggest.model import Candidate, LocalTerm, Suggestion
+from termsvc.workbench.suggest.neighbours import MappingCorpus, Neighbourhood
 from termsvc.workbench.suggest.ngram import NgramIndex
 from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, tokens, without_noise
+from termsvc.workbench.suggest.vocabulary import TargetVocabulary
 
 SHORTLIST = 150
 UNASKED_WORD, UNASKED_CAP = 0.015, 0.06
@@ -35,7 +40,8 @@ class _Scored:
 
 class TargetIndex:
     def __init__(self, candidates: Iterable[Candidate], *, local_names: Sequence[str] = (),
-                 drug: bool | None = None) -> None:
+                 drug: bool | None = None, model: RankModel | None = None,
+                 corpus: MappingCorpus | None = None) -> None:
         self.candidates = list(candidates)
         self._by_code = {c.code: i for i, c in enumerate(self.candidates)}
         if drug is None:
@@ -58,16 +64,29 @@ class TargetIndex:
             self._names.append(names)
             self._words.append(frozenset(words))
         self._ngrams = NgramIndex(self._names, [expand(n, self._table) for n in local_names])
-        self._axes = [TargetAxes.of(c) for c in self.candidates]
+        self.vocabulary = TargetVocabulary.of(self.candidates)
+        self._axes = [TargetAxes.of(c, self.vocabulary) for c in self.candidates]
+        self._synonyms: frozenset[str] = frozenset()
+        self._model = model  # None: the shipped model, read when first needed (training needs none)
+        self.corpus = corpus if corpus is not None else MappingCorpus(())
         self._drug_parts = [drugs.parse(c.display) for c in self.candidates] if drug else []
-        self._components: dict[int, str] = {}
         self._masks: dict[tuple[tuple[str, str], ...], NDArray[np.bool_]] = {}
         self._active = np.fromiter((c.active for c in self.candidates), dtype=np.bool_, count=len(self.candidates))
 
     @classmethod
     def from_candidates(cls, candidates: Iterable[Candidate], *, local_names: Sequence[str] = (),
-                        drug: bool | None = None) -> TargetIndex:
-        return cls(candidates, local_names=local_names, drug=drug)
+                        drug: bool | None = None, model: RankModel | None = None,
+                        corpus: MappingCorpus | None = None) -> TargetIndex:
+        return cls(candidates, local_names=local_names, drug=drug, model=model, corpus=corpus)
+
+    @property
+    def model(self) -> RankModel | None:
+        if self._model is None and not self.drug:
+            self._model = RankModel.shipped()
+        return self._model
+
+    def set_model(self, model: RankModel) -> None:
+        self._model = model
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -91,75 +110,135 @@ class TargetIndex:
             want = wanted.strip().lower()
             for i, c in enumerate(self.candidates):
                 values = c.properties.get(prop, ())
-                if prop == "SYSTEM" and not values and self._axes[i].system:
-                    values = (self._axes[i].system or "",)
+                if prop == "SYSTEM" and self._axes[i].system:
+                    values = (*values, self._axes[i].system or "")
                 if not any(v.lower() == want for v in values):
                     allowed[i] = False
         return allowed
 
     def _name_scores(self, query: str, query_words: frozenset[str], shortlist: dict[int, float]) -> dict[int, float]:
-        """Name score of each shortlisted candidate: n-gram cosine, rapidfuzz token-set and WRatio against its best
-        name (scored in one C call over all names), and the share of the query's words found among its names."""
+        """The drug engine's name score: n-gram cosine, rapidfuzz token-set and WRatio against the best name, and
+        the share of the query's words found among the candidate's names."""
+        return {index: 0.35 * m.ngram + 0.3 * m.token_set + 0.15 * m.wratio + 0.2 * m.query_coverage
+                - min(UNASKED_CAP, UNASKED_WORD * m.unasked)
+                for index, m in self._name_measures(query, query_words, shortlist).items()}
+
+    def _name_measures(self, query: str, query_words: frozenset[str],
+                       shortlist: dict[int, float]) -> dict[int, NameScores]:
+        """Name similarities of each shortlisted candidate: against its best name (scored in one C call over all
+        names) and against its component alone (local names seldom spell out system and method)."""
+        if not shortlist:
+            return {}
         owners: list[int] = []
         names: list[str] = []
         for index in shortlist:
-            for name in (*self._names[index], self._component(index)):
+            for name in self._names[index]:
                 owners.append(index)
                 names.append(name)
-        if not names:
-            return {}
-        token_set = process.cdist([query], names, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
-        weighted = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float32)[0]
+        listed = list(shortlist)
+        components = [self._axes[i].component for i in listed]
         best: dict[int, tuple[float, float]] = {}
-        for owner, a, b in zip(owners, token_set.tolist(), weighted.tolist(), strict=True):
-            held = best.get(owner)
-            best[owner] = (a, b) if held is None else (max(a, held[0]), max(b, held[1]))
-        out: dict[int, float] = {}
-        for index, cosine in shortlist.items():
+        if names:
+            token_set = process.cdist([query], names, scorer=fuzz.token_set_ratio, dtype=np.float32)[0]
+            weighted = process.cdist([query], names, scorer=fuzz.WRatio, dtype=np.float32)[0]
+            for owner, a, b in zip(owners, token_set.tolist(), weighted.tolist(), strict=True):
+                held = best.get(owner)
+                best[owner] = (a, b) if held is None else (max(a, held[0]), max(b, held[1]))
+        part_set = process.cdist([query], components, scorer=fuzz.token_set_ratio, dtype=np.float32)[0].tolist()
+        part_weighted = process.cdist([query], components, scorer=fuzz.WRatio, dtype=np.float32)[0].tolist()
+        out: dict[int, NameScores] = {}
+        for n, index in enumerate(listed):
             a, b = best.get(index, (0.0, 0.0))
-            words = self._words[index]
-            coverage = len(query_words & words) / len(query_words) if query_words else 0.0
-            unasked = len(self._component_words(index) - query_words)
-            out[index] = (0.35 * cosine + 0.3 * a / 100 + 0.15 * b / 100 + 0.2 * coverage
-                          - min(UNASKED_CAP, UNASKED_WORD * unasked))
+            words = self._axes[index].component_words
+            out[index] = NameScores(
+                shortlist[index], a / 100, b / 100,
+                part_set[n] / 100, part_weighted[n] / 100,
+                len(query_words & self._words[index]) / len(query_words) if query_words else 0.0,
+                len(words & query_words) / len(words) if words else 0.0, len(words - query_words))
         return out
 
-    def _component(self, index: int) -> str:
-        """What a target measures: a LOINC long name before its [property] (local names seldom spell out system
-        and method, which context scores instead), else the whole display; expanded like every name."""
-        held = self._components.get(index)
-        if held is None:
-            display = self.candidates[index].display
-            held = expand(display.split("[", 1)[0] if "[" in display else display, self._table)
-            self._components[index] = held
-        return held
+    def _shortlist(self, query: str, text: str, allowed: NDArray[np.bool_] | None,
+                   evidence: Mapping[str, Sequence[tuple[str, int]]] | None
+                   ) -> tuple[dict[int, float], dict[int, int], dict[int, Neighbourhood]]:
+        """Candidates worth measuring: the n-gram retrieval's best, the targets earlier approvals of the same local
+        name chose, and the targets of close names in the mapping corpus."""
+        shortlist = dict(self._ngrams.top(query, SHORTLIST, allowed))
+        if self._synonyms:
+            for found in self._by_synonym(self._synonyms):
+                if allowed is None or allowed[found]:
+                    shortlist.setdefault(found, 0.0)
+        approved: dict[int, int] = {}
+        for code, times in (evidence or {}).get(evidence_key(text), ()):
+            chosen = self._by_code.get(code)
+            if chosen is not None and (allowed is None or allowed[chosen]):
+                approved[chosen] = approved.get(chosen, 0) + times
+                shortlist.setdefault(chosen, 0.0)
+        neighbours: dict[int, Neighbourhood] = {}
+        if not self.drug:
+            for code, hood in self.corpus.evidence(text).items():
+                near = self._by_code.get(code)
+                if near is not None and (allowed is None or allowed[near]):
+                    neighbours[near] = hood
+                    shortlist.setdefault(near, 0.0)
+        return shortlist, approved, neighbours
 
-    def _component_words(self, index: int) -> frozenset[str]:
-        """The component's words beyond noise: when the local name does not ask for them (a gene, a subtype), the
-        plainer target should come first."""
-        return frozenset(tokens(without_noise(self._component(index)), folded=True))
+    def _measure(self, term: LocalTerm, filters: Mapping[str, str] | None,
+                 evidence: Mapping[str, Sequence[tuple[str, int]]] | None
+                 ) -> tuple[list[int], NDArray[np.float32], list[list[str]], dict[int, int]]:
+        """Each candidate's feature row and reasons, for the model."""
+        query = expand(without_noise(canonical(term.display)), self._table)
+        query_words = frozenset(tokens(query))
+        shortlist, approved, neighbours = self._shortlist(query, term.display, self._allowed(filters), evidence)
+        local = LocalAxes.of(term, self.vocabulary)
+        indices: list[int] = []
+        rows: list[list[float]] = []
+        reasons: list[list[str]] = []
+        for index, measured in self._name_measures(query, query_words, shortlist).items():
+            values, why = pair_features(local, self._axes[index], self.vocabulary, measured, neighbours.get(index))
+            indices.append(index)
+            rows.append(values)
+            reasons.append([f"name {measured.token_set:.2f}", *why])
+        return indices, np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURES)), reasons, approved
+
+    def features(self, term: LocalTerm) -> tuple[list[str], NDArray[np.float32]]:
+        """The shortlisted candidates' codes and feature rows for a local item (training and evaluation)."""
+        indices, x, _, _ = self._measure(term, None, None)
+        return [self.candidates[i].code for i in indices], x
+
+    def _rank_learned(self, term: LocalTerm, top: int, filters: Mapping[str, str] | None,
+                      evidence: Mapping[str, Sequence[tuple[str, int]]] | None) -> list[Suggestion]:
+        """The model's probability that a candidate is the mapping; targets earlier approvals of the same local name
+        chose come first (a reviewer's decision is not a feature to outweigh)."""
+        assert self.model is not None
+        if not term.display.strip():  # a code imported without a name: its context is all there is to go on
+            term = replace(term, display=" ".join(filter(None, (term.category, term.specimen, term.units))))
+        indices, x, reasons, approved = self._measure(term, filters, evidence)
+        if not indices:
+            return []
+        probability = self.model.score(x)
+        allowed = self._allowed(filters)
+        scored: dict[int, _Scored] = {}
+        for index, p, why in zip(indices, probability.tolist(), reasons, strict=True):
+            if index in approved:
+                why = [*why, f"approved {approved[index]}x before"]
+            self._keep(scored, index, p, why, allowed)
+        ordered = sorted(scored.values(), key=lambda s: (-min(approved.get(s.index, 0), 99), -s.raw,
+                                                         self.candidates[s.index].code))[:top]
+        return [Suggestion(self.candidates[s.index].code, self.candidates[s.index].display, round(s.raw, 4),
+                           "; ".join(s.reasons)) for s in ordered]
 
     def _rank(self, text: str, top: int, filters: Mapping[str, str] | None, term: LocalTerm | None,
               evidence: Mapping[str, Sequence[tuple[str, int]]] | None) -> list[Suggestion]:
+        if not self.drug and self.model is not None:
+            return self._rank_learned(term or LocalTerm(text, text), top, filters, evidence)
         query = expand(without_noise(canonical(text)), self._table)
         query_words = frozenset(tokens(query))
         allowed = self._allowed(filters)
-        shortlist = dict(self._ngrams.top(query, SHORTLIST, allowed))
-        approved: dict[int, int] = {}
-        for code, times in (evidence or {}).get(evidence_key(text), ()):
-            index = self._by_code.get(code)
-            if index is not None and (allowed is None or allowed[index]):
-                approved[index] = approved.get(index, 0) + times
-                shortlist.setdefault(index, 0.0)
-        local = LocalContext.of(term) if term is not None else None
+        shortlist, approved, _ = self._shortlist(query, text, allowed, evidence)
         local_drug = drugs.parse(text) if self.drug else None
         scored: dict[int, _Scored] = {}
         for index, raw in self._name_scores(query, query_words, shortlist).items():
             reasons = [f"name {raw:.2f}"]
-            if local is not None:
-                extra, why = adjust(local, self._axes[index])
-                raw += extra
-                reasons += why
             if local_drug is not None:
                 extra, why = drugs.compare(local_drug, self._drug_parts[index])
                 raw += extra
@@ -195,5 +274,21 @@ class TargetIndex:
         return self._rank(term.display, top, filters, term, evidence)
 
     def search(self, text: str, *, top: int = 10) -> list[Suggestion]:
-        """Free-text search over the targets' names (the reviewer's search key): names only, no context."""
-        return self._rank(text, top, None, None, None)
+        """Free-text search over the targets' names and synonyms (LOINC's RELATEDNAMES2, consumer and display
+        names: the reviewer's search key), no context."""
+        self._synonyms = frozenset(tokens(text))
+        try:
+            return self._rank(text, top, None, None, None)
+        finally:
+            self._synonyms = frozenset()
+
+    def _by_synonym(self, words: frozenset[str], limit: int = SHORTLIST) -> list[int]:
+        """Candidates with every searched word among their names' and synonyms' words (one pass over the words
+        kept per candidate: tens of milliseconds on a full release)."""
+        found: list[int] = []
+        for index, mine in enumerate(self._words):
+            if words <= mine:
+                found.append(index)
+                if len(found) >= limit:
+                    break
+        return found

@@ -11,7 +11,7 @@ from typing import Final
 _MASS: Final = {"kg", "g", "gm", "mg", "ug", "mcg", "ng", "pg", "fg"}
 _SUBSTANCE: Final = {"mol", "mmol", "umol", "nmol", "pmol", "fmol", "eq", "meq", "ueq", "osm", "mosm"}
 _VOLUME: Final = {"l", "dl", "ml", "ul", "nl", "fl", "mm3", "cm3", "cc"}
-_ENZYME: Final = {"u", "iu", "mu", "miu", "uiu", "kat", "ukat", "nkat", "unt", "units", "unit"}
+_ENZYME: Final = {"u", "iu", "mu", "miu", "uiu", "ku", "kiu", "kat", "ukat", "nkat", "unt", "units", "unit", "au", "eu"}
 _TIME: Final = {"s", "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes", "h", "hr", "hrs",
                 "hour", "hours", "d", "day", "days", "wk", "mo", "a", "yr"}
 _COUNT: Final = re.compile(r"^(?:10[*^e]\d+|x10[*^e]?\d+|k|m|thou|cells|cell|#|/)?$")
@@ -26,43 +26,37 @@ def _parts(units: str) -> tuple[str, str]:
     return numerator, denominator.split("/")[0]
 
 
+# Every PROPERTY value these rules name is one the genuine release files use (tests check it). A unit whose
+# property LOINC names otherwise (fL: EntVol, mm[Hg]: PPres) says nothing rather than something wrong; properties
+# of one relation (ACnc and CCnc, NFr and VFr) agree in part through vocabulary.relation.
+NAMED_PROPERTIES: Final = frozenset({"MCnc", "SCnc", "ACnc", "NCnc", "NFr", "Titr", "Time", "Vel", "MRat", "SRat",
+                                     "VRat", "MCnt", "SCnt", "Naric", "Vol"})
+
+
 def unit_properties(units: str | None) -> frozenset[str]:
-    """LOINC PROPERTY codes the units fit (empty when the units say nothing we know)."""
+    """LOINC PROPERTY values the units fit, by UCUM dimension (empty when the units say nothing we know). A
+    percentage is a fraction (NFr: "/100 leukocytes"), never a count or an arbitrary concentration per volume."""
     if not units or not units.strip():
         return frozenset()
     raw = units.strip().lower()
-    if raw in {"%", "percent", "pct"}:
-        return frozenset({"MFr", "NFr", "VFr", "SFr", "MFr.DF", "CFr", "ACnc"})
-    if raw in {"ratio", "{ratio}", "1", "index", "{index}", "inr", "{inr}", "{index_val}"}:
-        return frozenset({"Ratio", "MRto", "SRto", "NRto", "RelTime", "RelRto", "ACnc", "Fr", "Imp"})
-    if "titer" in raw or "{titer}" in raw:
+    if raw in {"%", "percent", "pct", "/100", "/100{wbcs}", "/100 wbc", "%{abnormal}"}:
+        return frozenset({"NFr"})
+    if "titer" in raw:
         return frozenset({"Titr"})
-    if raw in {"mmhg", "mm[hg]", "mm hg", "kpa", "cmh2o"}:
-        return frozenset({"PPres"})
     if raw in {"mm/h", "mm/hr", "mm/(h)", "mm/hour"}:
         return frozenset({"Vel"})
-    if raw in {"fl", "um3"}:
-        return frozenset({"EntVol"})
-    if raw in {"pg", "pg/cell", "fmol"}:
-        return frozenset({"EntMass", "EntSub"})
-    if raw in {"cel", "degc", "°c", "c", "degf", "[degf]", "°f"}:
-        return frozenset({"Temp"})
-    if raw in {"kg", "g", "lb", "[lb_av]", "oz"}:
-        return frozenset({"Mass"})
-    if raw in {"cm", "m", "mm", "in", "[in_i]"}:
-        return frozenset({"Len"})
     numerator, denominator = _parts(units)
     if numerator in _TIME and not denominator:
         return frozenset({"Time"})
-    if "ml/min" in raw or "ml/s" in raw:
-        return frozenset({"VRat", "ArVRat"})
+    if numerator in _VOLUME and not denominator:
+        return frozenset({"Vol"})
     if denominator in _VOLUME:
         if numerator in _MASS:
             return frozenset({"MCnc"})
         if numerator in _SUBSTANCE:
-            return frozenset({"SCnc", "Osmol"} if "osm" in numerator else {"SCnc"})
-        if numerator in _ENZYME:
-            return frozenset({"CCnc", "ACnc"})
+            return frozenset({"SCnc"})
+        if numerator in _ENZYME or numerator.endswith("u") or numerator.endswith("iu"):
+            return frozenset({"ACnc"})
         if _COUNT.match(numerator):
             return frozenset({"NCnc"})
     if denominator in {"hpf", "lpf"}:
@@ -71,9 +65,7 @@ def unit_properties(units: str | None) -> frozenset[str]:
         if numerator in _MASS:
             return frozenset({"MCnt"})
         if numerator in _SUBSTANCE:
-            return frozenset({"SCnt", "Osmol"} if "osm" in numerator else {"SCnt"})
-        if numerator in _ENZYME:
-            return frozenset({"CCnt", "ACnt"})
+            return frozenset({"SCnt"})
     if denominator in _TIME or denominator.startswith("24h"):
         if numerator in _MASS:
             return frozenset({"MRat"})
@@ -82,5 +74,5 @@ def unit_properties(units: str | None) -> frozenset[str]:
         if numerator in _VOLUME:
             return frozenset({"VRat"})
     if numerator in _ENZYME and not denominator:
-        return frozenset({"CCnc", "ACnc"})
+        return frozenset({"ACnc"})
     return frozenset()

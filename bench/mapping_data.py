@@ -1,0 +1,160 @@
+"""The development gold sets of ../shared/data/mapping-dev read as (local term, gold code, source) items, and the
+LOINC candidate pool they are scored against. Shared by bench/mapping_eval.py and bench/train_suggest_model.py.
+
+- LIVD (cdc_livd): CDC LIVD vendor analyte name + vendor specimen + result description + device model (the context
+  a lab has) -> Test Performed LOINC code; one item per distinct (analyte, specimen, results, model, code) row.
+- LabCorp (labcorp): a reference lab's result name, units and order name (as the category) -> result LOINC.
+- Pool: every LOINC term with a name anywhere in ../shared/data (the LOINC subset's Loinc.csv with all its
+  columns, both LIVD tables, LOINC codings in the FHIR packages, OBX-3 LN codes in the HL7 v2 messages). Most
+  codes carry only a long common name there; the engine reads their axes from it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from termsvc.workbench.suggest import Candidate, LocalTerm
+from termsvc.workbench.suggest.vocabulary import split_long_name
+
+LOINC = "http://loinc.org"
+_TERM = re.compile(r"^\d{1,7}-\d$")
+_LOINC_AXES = ("COMPONENT", "PROPERTY", "TIME_ASPCT", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS",
+               "COMMON_TEST_RANK", "STATUS")
+_LOINC_NAMES = ("SHORTNAME", "DisplayName", "CONSUMER_NAME", "RELATEDNAMES2")
+SOURCES = ("livd", "labcorp")
+
+
+@dataclass(frozen=True)
+class Item:
+    term: LocalTerm
+    gold: str
+    source: str
+
+
+def default_data() -> Path:
+    here = Path(__file__).resolve().parents[2] / "shared/data"
+    return here if here.exists() else Path("/work/shared/data")
+
+
+def _csv_rows(path: Path) -> Iterator[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        yield from csv.DictReader(handle)
+
+
+def _walk_codings(node: Any, system: str | None = None) -> Iterator[tuple[str, str]]:
+    """(code, display) of every LOINC coding or ValueSet concept in a FHIR resource."""
+    if isinstance(node, dict):
+        here = node.get("system", system)
+        if here == LOINC and isinstance(node.get("code"), str) and isinstance(node.get("display"), str):
+            yield node["code"], node["display"]
+        for key, value in node.items():
+            yield from _walk_codings(value, here if key in {"concept", "contains"} else None)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk_codings(item, system)
+
+
+def _package_names(data: Path) -> Iterator[tuple[str, str]]:
+    for package in sorted(data.glob("fhir-packages/*.tgz")):
+        with tarfile.open(package) as archive:
+            for member in archive:
+                if not member.isfile() or not member.name.endswith(".json"):
+                    continue
+                handle = archive.extractfile(member)
+                if handle is None:
+                    continue
+                try:
+                    resource = json.load(handle)
+                except ValueError:
+                    continue
+                yield from _walk_codings(resource)
+
+
+def loinc_pool(data: Path) -> list[Candidate]:
+    names: dict[str, str] = {}
+    rich: dict[str, Candidate] = {}
+    for table in sorted(data.glob("loinc/**/Loinc.csv")):
+        for row in _csv_rows(table):
+            code, display = row["LOINC_NUM"], row.get("LONG_COMMON_NAME", "")
+            props = {k: (row[k],) for k in _LOINC_AXES if row.get(k)}
+            designations = tuple(row[k] for k in _LOINC_NAMES if row.get(k))
+            rich[code] = Candidate(code, display, designations, props, row.get("STATUS", "") != "DEPRECATED")
+    for livd in sorted(data.glob("**/LIVD-SARS-CoV-2.csv")):
+        for row in _csv_rows(livd):
+            for code_col, name_col in (("Test Performed LOINC Code", "Test Performed LOINC Long Name"),
+                                       ("Test Ordered LOINC Code", "Test Ordered LOINC Long Name")):
+                code, name = row.get(code_col, "").strip(), row.get(name_col, "").strip()
+                if _TERM.match(code) and name:
+                    names.setdefault(code, name)
+    for code, display in _package_names(data):
+        if _TERM.match(code):
+            names.setdefault(code, display)
+    for message in sorted(data.glob("hl7v2/**/*.hl7")):
+        text = message.read_text(encoding="utf-8", errors="replace")
+        for match in re.finditer(r"(?:^|\r|\n)OBX\|[^|]*\|[^|]*\|([^|^]+)\^([^|^]+)\^LN", text):
+            if _TERM.match(match.group(1)):
+                names.setdefault(match.group(1), match.group(2))
+    pool = dict(rich)
+    for code, name in names.items():
+        pool.setdefault(code, Candidate(code, name))
+    return list(pool.values())
+
+
+def _clean_specimen(text: str) -> str:
+    return re.sub(r"\([^)]*\^[^)]*\)", " ", text)  # drop the SNOMED CT codes a vendor appended
+
+
+def livd_items(data: Path) -> list[Item]:
+    seen: set[tuple[str, ...]] = set()
+    out: list[Item] = []
+    for row in _csv_rows(data / "mapping-dev/cdc_livd/LIVD-SARS-CoV-2.csv"):
+        name, gold = row["Vendor Analyte Name"].strip(), row["Test Performed LOINC Code"].strip()
+        if not name or not _TERM.match(gold):
+            continue
+        key = (name, row["Vendor Specimen Description"], row["Vendor Result Description"], row["Model"], gold)
+        if key in seen:
+            continue
+        seen.add(key)
+        term = LocalTerm(name, name, specimen=_clean_specimen(row["Vendor Specimen Description"]),
+                         extra={"result": _clean_specimen(row["Vendor Result Description"]), "device": row["Model"]})
+        out.append(Item(term, gold, "livd"))
+    return out
+
+
+def labcorp_items(data: Path) -> list[Item]:
+    out: list[Item] = []
+    for row in _csv_rows(data / "mapping-dev/labcorp/labcorp_results_loinc.csv"):
+        gold = row["loinc"].strip()
+        if not _TERM.match(gold):
+            continue
+        term = LocalTerm(row["result_code"], row["result_name"].strip(), units=row["units"].strip() or None,
+                         category=row["order_name"].strip() or None)
+        out.append(Item(term, gold, "labcorp"))
+    return out
+
+
+def all_items(data: Path) -> dict[str, list[Item]]:
+    return {"livd": livd_items(data), "labcorp": labcorp_items(data)}
+
+
+# Specimen groups for the per-group figures, by the words of the gold term's system (its SYSTEM value or the
+# system phrase of its long name); first match wins.
+_GROUPS = (("csf", ("csf", "cerebral spinal")), ("serum/plasma", ("ser", "plas", "serum", "plasma")),
+           ("urine", ("urine", "ur ")), ("blood", ("bld", "blood")), ("stool", ("stool",)),
+           ("respiratory", ("respir", "nasophar", "nph", "nose", "throat", "sputum", "saliva", "bal", "bronch")),
+           ("other fluid", ("fluid", "fld", "marrow")))
+
+
+def specimen_group(candidate: Candidate) -> str:
+    _, _, phrase, _, _ = split_long_name(candidate.display)
+    text = f" {(candidate.first('SYSTEM') or '')} {phrase or ''} ".lower()
+    for group, words in _GROUPS:
+        if any(w in text for w in words):
+            return group
+    return "other/unstated"
