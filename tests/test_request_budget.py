@@ -26,6 +26,8 @@ from tests.live_server import live_server
 SYSTEM = "http://example.org/cs/tree"
 SIZE = 20_000
 BUDGET = 1.5
+# a stalled loop left /healthz unanswered for minutes; a busy 2-core machine (load 14) took 2.8 s for one probe
+HEALTHZ_BOUND = 5.0
 
 
 def _load_tree(engine: Engine) -> None:
@@ -94,12 +96,13 @@ def _healthz_while(base: str, hostile: Background, *, at_least: int = 3) -> list
     """/healthz response times, asked while `hostile` runs (at least `at_least` times)."""
     times: list[float] = []
     time.sleep(0.2)
-    with httpx.Client(base_url=base, timeout=30) as client:
-        while hostile.running() or len(times) < at_least:
-            started = time.monotonic()
-            assert client.get("/healthz").status_code == 200
-            times.append(time.monotonic() - started)
-            time.sleep(0.05)
+    # a new connection each time, as a monitor probes: a kept-alive one can be closed by the server just as
+    # the next probe is sent ("Server disconnected without sending a response"), which says nothing of the loop
+    while hostile.running() or len(times) < at_least:
+        started = time.monotonic()
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+        times.append(time.monotonic() - started)
+        time.sleep(0.05)
     return times
 
 
@@ -112,7 +115,7 @@ def test_a_costly_compose_is_stopped_at_the_budget_as_too_costly(server: str) ->
     assert answer.status_code == 422, answer.text[:500]
     assert answer.json()["issue"][0]["code"] == "too-costly"
     assert hostile.elapsed < BUDGET + 10
-    assert max(healthz) < 2.0
+    assert max(healthz) < HEALTHZ_BOUND
 
 
 @pytest.mark.postgres
@@ -127,14 +130,15 @@ def test_the_worker_is_free_again_once_a_request_is_stopped(server: str) -> None
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("pattern", ["(.|.)*!", ".*" * 10 + "!"])
-def test_a_catastrophic_regex_on_display_answers_at_once(server: str, pattern: str) -> None:
+def test_a_catastrophic_regex_on_display_answers_at_once(patient_server: str, pattern: str) -> None:
+    # the default budget: a linear-time match of 20,000 displays must answer, however busy the machine
     compose = {"include": [{"system": SYSTEM, "filter": [{"property": "display", "op": "regex", "value": pattern}]}]}
-    hostile = Background("POST", f"{server}/fhir/ValueSet/$expand", json=_expand(compose))
-    healthz = _healthz_while(server, hostile)
+    hostile = Background("POST", f"{patient_server}/fhir/ValueSet/$expand", json=_expand(compose))
+    healthz = _healthz_while(patient_server, hostile)
     answer = hostile.wait()
     assert answer.status_code == 200, answer.text[:500]
     assert answer.json()["expansion"]["total"] == 0
-    assert max(healthz) < 2.0
+    assert max(healthz) < HEALTHZ_BOUND
 
 
 @pytest.mark.postgres
