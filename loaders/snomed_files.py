@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Final
 
 from termsvc.errors import LoadError
 from termsvc.loaders.base import Progress
+from termsvc.loaders.release_files import ReleaseMember, list_release
 from termsvc.store.loadrun import SourcePosition
 
 _REFSET: Final = ("id", "effectiveTime", "active", "moduleId", "refsetId", "referencedComponentId")
@@ -52,30 +52,29 @@ _PROGRESS_EVERY: Final = 20_000
 @dataclass(frozen=True)
 class Rf2File:
     kind: str
-    name: str  # what errors call it: the file's path, or zip-path!member
-    path: Path  # the file itself, or the zip holding it
-    member: str | None
+    source: ReleaseMember
     package: str
+
+    @property
+    def name(self) -> str:
+        """What errors call it: the file's path, or zip-path!member."""
+        return self.source.label
+
+    @property
+    def path(self) -> Path:
+        """The file itself, or the zip holding it."""
+        return self.source.path
 
     @property
     def date(self) -> str | None:
         match = _DATE_IN_NAME.search(self.name)
         return match.group(1) if match else None
 
-    @contextmanager
-    def open(self) -> Iterator[IO[bytes]]:
-        if self.member is None:
-            with self.path.open("rb") as handle:
-                yield handle
-            return
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
-            yield handle
+    def open(self) -> AbstractContextManager[IO[bytes]]:
+        return self.source.open()
 
     def size(self) -> int:
-        if self.member is None:
-            return self.path.stat().st_size
-        with zipfile.ZipFile(self.path) as archive:
-            return archive.getinfo(self.member).file_size
+        return self.source.size
 
 
 @dataclass
@@ -130,39 +129,24 @@ def _add(packages: dict[str, Package], kind: str, rf2: Rf2File) -> None:
     packages.setdefault(rf2.package, Package(rf2.package)).files.setdefault(kind, []).append(rf2)
 
 
-def _scan_zip(path: Path, packages: dict[str, Package]) -> None:
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise LoadError(str(path), f"not a readable zip file ({exc})") from None
-    with archive:
-        for member in sorted(archive.namelist()):
-            parts = PurePosixPath(member).parts
-            kind = classify(parts[-1]) if parts else None
-            root = package_root(parts) if kind else None
-            if kind and root is not None:
-                _add(packages, kind, Rf2File(kind, f"{path}!{member}", path, member, f"{path}!{root}"))
+def _scan(path: Path, packages: dict[str, Package]) -> None:
+    """The Snapshot files of the folder or zip at `path`, and of the zips a folder holds."""
+    for inside, source in list_release(path, "an RF2 release"):
+        if source.member is None and inside.suffix.lower() == ".zip":
+            _scan(source.path, packages)
+            continue
+        kind = classify(inside.name)
+        root = package_root(inside.parts) if kind else None
+        if kind and root is not None:
+            package = f"{path}!{root}" if source.member is not None else str(path.joinpath(root))
+            _add(packages, kind, Rf2File(kind, source, package))
 
 
 def find_packages(paths: list[Path]) -> list[Package]:
     """Every RF2 package under `paths` (folders, zips, or folders holding zips), in a stable order."""
     packages: dict[str, Package] = {}
     for path in paths:
-        if not path.exists():
-            raise LoadError(str(path), "no such file or folder")
-        if path.is_file():
-            if not zipfile.is_zipfile(path):
-                raise LoadError(str(path), "expected an RF2 release folder or zip file")
-            _scan_zip(path, packages)
-            continue
-        for item in sorted(path.rglob("*")):
-            if item.suffix.lower() == ".zip" and item.is_file():
-                _scan_zip(item, packages)
-                continue
-            kind = classify(item.name)
-            root = package_root(item.relative_to(path).parts) if kind else None
-            if kind and root is not None and item.is_file():
-                _add(packages, kind, Rf2File(kind, str(item), item, None, str(path.joinpath(root))))
+        _scan(path, packages)
     if not packages:
         raise LoadError(", ".join(map(str, paths)), "no SNOMED CT RF2 Snapshot files found (expected a release "
                         "package: Snapshot/Terminology/sct2_Concept_Snapshot_*.txt and the other RF2 files, in a "
