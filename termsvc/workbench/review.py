@@ -49,7 +49,9 @@ def terminal_key(prompt: str, *, stream: TextIO = sys.stdin, out: TextIO = sys.s
     out.flush()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setcbreak(fd)  # keys arrive one at a time, still echoed by nobody: we print the key ourselves
+        # keys arrive one at a time, echoed by nobody (we print the key ourselves); TCSANOW, not the default
+        # TCSAFLUSH, so a key typed ahead while the screen was drawn is read rather than thrown away
+        tty.setcbreak(fd, termios.TCSANOW)
         pressed = os.read(fd, 4).decode("utf-8", errors="replace")[:1]
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
