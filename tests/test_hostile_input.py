@@ -144,6 +144,22 @@ def test_a_coding_whose_system_is_not_a_string_is_400(client: TestClient) -> Non
     _refused(client.post("/fhir/ConceptMap/$translate", json=body), 400, "invalid")
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("resource_type", ["CodeSystem", "ValueSet", "ConceptMap"])
+def test_an_id_of_digits_that_are_not_decimal_is_no_match(client: TestClient, resource_type: str) -> None:
+    # '²' is a digit to str.isdigit() but not to int(): the fuzzer's _id=² was a 500
+    answer = client.get(f"/fhir/{resource_type}", params={"_id": "\u00b2"})
+    assert answer.status_code == 200, answer.text[:500]
+    assert answer.json()["total"] == 0
+
+
+@pytest.mark.postgres
+def test_a_threshold_header_of_superscript_digits_is_ignored(client: TestClient) -> None:
+    answer = client.get("/fhir/ValueSet/$expand", params={"url": VS_URL, "count": "5"},
+                        headers={"X-Too-Costly-Threshold": "\u00b2".encode("latin-1")})
+    assert answer.status_code == 200, answer.text[:500]
+
+
 # ---- numbers ------------------------------------------------------------------------------------------------
 
 @pytest.mark.postgres

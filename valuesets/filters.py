@@ -111,7 +111,7 @@ def filter_sql(conn: Connection, sql: SqlBuilder, cs: CodeSystemRow, flt: dict[s
     if (prop, op) in ECL_FILTERS and cs.url == SNOMED:
         return ecl_condition(conn, sql, cs.code_system_id, cs.version, value, f"{alias}.concept_id")
     refsets = _codes(value)
-    if (prop, op) == ("concept", "in") and cs.url == SNOMED and refsets and all(c.isdigit() for c in refsets):
+    if (prop, op) == ("concept", "in") and cs.url == SNOMED and refsets and all(c.isdecimal() for c in refsets):
         # SNOMED CT: the active members of the reference set(s) named (hl7.org/fhir/snomedct.html)
         members = " OR ".join(f"^ {c}" for c in refsets)
         return ecl_condition(conn, sql, cs.code_system_id, cs.version, members, f"{alias}.concept_id")

@@ -71,7 +71,7 @@ def whole_number(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()):
+    if not (raw.isascii() and raw.isdecimal()):
         raise Invalid(f"Search parameter '{name}' must be a whole number, not {raw!r}", expression=[name])
     if len(raw) > 10 or int(raw) > MAX_OFFSET:
         raise Invalid(f"Search parameter '{name}' is too large ({raw[:20]}): at most {MAX_OFFSET}",

@@ -175,7 +175,7 @@ def _coding_value(prop: q.PropertyRow) -> dict[str, Any]:
     if prop.type == "decimal":
         # the lexical form decides: "6" stays 6, "1.20" is 1.2
         lexical = prop.value.strip()
-        return {"valueDecimal": int(lexical) if lexical.lstrip("+-").isdigit() else float(lexical)}
+        return {"valueDecimal": int(lexical) if lexical.lstrip("+-").isdecimal() else float(lexical)}
     key = {"code": "valueCode", "dateTime": "valueDateTime"}.get(prop.type, "valueString")
     return {key: prop.value}
 

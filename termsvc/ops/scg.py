@@ -129,7 +129,7 @@ class _Build(Transformer[Token, Expression]):
 
 def is_expression(code: str) -> bool:
     """Whether a SNOMED CT code is more than one concept id (so an expression, or nothing valid)."""
-    return not code.isdigit()
+    return not code.isdecimal()
 
 
 def parse(text: str) -> Expression:
@@ -141,7 +141,7 @@ def parse(text: str) -> Expression:
         found = text[position - 1] if position and position <= len(text) else None
         near = f'next char = "{found}", in "{text}"' if found else f'at the end of "{text}"'
         raise ExpressionError(f"Concept not found ({near}) at character {position}"
-                              if found and not found.isdigit() else f"Syntax error ({near}) at character {position}",
+                              if found and not found.isdecimal() else f"Syntax error ({near}) at character {position}",
                               position) from None
     try:
         return _Build().transform(tree)

@@ -67,7 +67,7 @@ _ATTRIBUTES = text(
 
 def attributes(conn: Connection, code_system_id: int, codes: set[str]) -> dict[str, str | None]:
     """Which of `codes` are attribute concepts (is-a 410662002), with their displays."""
-    numeric = sorted(c for c in codes if c.isdigit())
+    numeric = sorted(c for c in codes if c.isdecimal())
     if not numeric:
         return {}
     rows = conn.execute(_ATTRIBUTES, {"cs": code_system_id, "root": ATTRIBUTE_ROOT, "codes": numeric}).all()

@@ -102,7 +102,7 @@ def check(conn: Connection, cs: cs_ops.CodeSystemVersion, code: str) -> Checked:
 def edition_name(version: str) -> str | None:
     parts = version.rstrip("/").split("/")
     module = parts[parts.index("version") - 1] if "version" in parts else parts[-1]
-    return EDITIONS.get(module) or (f"edition {module}" if module.isdigit() else None)
+    return EDITIONS.get(module) or (f"edition {module}" if module.isdecimal() else None)
 
 
 def drop_code_system_notes(issues: list[dict[str, Any]]) -> None:

@@ -91,7 +91,7 @@ def read_resource(body: bytes, content_type: str, resource_type: str) -> dict[st
 def _version_id(resource_json: str | None) -> int:
     meta = (orjson.loads(resource_json) if resource_json else {}).get("meta") or {}
     raw = meta.get("versionId") if isinstance(meta, dict) else None
-    return int(raw) if isinstance(raw, str) and raw.isdigit() else 1
+    return int(raw) if isinstance(raw, str) and raw.isdecimal() else 1
 
 
 def find_by_id(conn: Connection, resource_type: str, resource_id: str) -> Stored | None:

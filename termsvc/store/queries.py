@@ -170,7 +170,7 @@ def keys_for_ids(conn: Connection, table: str, key: str, ids: list[str]) -> list
     for resource_id in ids:
         row = conn.execute(text(f"SELECT {key} FROM {table} WHERE resource_id = :id ORDER BY {_READ_ORDER[table]}"),
                            {"id": resource_id}).first()
-        if row is None and resource_id.isdigit() and len(resource_id) < 18:
+        if row is None and resource_id.isascii() and resource_id.isdecimal() and len(resource_id) < 18:
             row = conn.execute(text(f"SELECT {key} FROM {table} WHERE {key} = :k AND resource_id IS NULL"),
                                {"k": int(resource_id)}).first()
         if row is not None:

@@ -23,7 +23,7 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     for part in _PARTS.split(version):
         if not part:
             continue
-        key.append((0, int(part)) if part.isdigit() else (1, part))
+        key.append((0, int(part)) if part.isdecimal() else (1, part))
     return tuple(key)
 
 

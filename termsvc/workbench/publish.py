@@ -26,7 +26,7 @@ class Published:
 
 def next_version(conn: Connection, url: str) -> str:
     versions = conn.execute(text("SELECT version FROM concept_map WHERE url = :u"), {"u": url}).scalars().all()
-    numbers = [int(v) for v in versions if v.isdigit()]
+    numbers = [int(v) for v in versions if v.isdecimal()]
     if versions and not numbers:
         latest = max(versions, key=version_key)
         raise Invalid(f"ConceptMap {url} has non-numeric versions (latest {latest!r}); cannot number the next one")

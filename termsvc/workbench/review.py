@@ -218,11 +218,11 @@ class Reviewer:
                 continue
             confirm = armed and key in ("", "y")
             armed = False
-            if confirm or key == "a" or (key.isdigit() and 1 <= int(key) <= len(candidates)):
+            if confirm or key == "a" or (key.isdecimal() and 1 <= int(key) <= len(candidates)):
                 if not candidates:
                     self.console.print("no candidate to approve: search with / or reject with r")
                     continue
-                chosen = candidates[0 if not key.isdigit() else int(key) - 1]
+                chosen = candidates[0 if not key.isdecimal() else int(key) - 1]
                 if self._do("approved", actions.approve, code, chosen.target_code, self.reviewer,
                             equivalence=equivalence):
                     self.console.print(escape(f"approved {code.code} -> {chosen.target_code} {chosen.display}"

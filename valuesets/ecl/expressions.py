@@ -46,7 +46,7 @@ class Expression:
 
 def is_expression(code: str) -> bool:
     """A code that is not a bare SCTID: a post-coordinated expression (or something malformed)."""
-    return not code.strip().isdigit()
+    return not code.strip().isdecimal()
 
 
 def _value(value: a.Value) -> tuple[str, str | None]:
@@ -79,7 +79,7 @@ def parse_expression(code: str) -> Expression:
     body = re.sub(r"\|[^|]*\|", "", _PREFIX.sub("", code))  # terms are not evaluated and may hold : or +
     head, colon, rest = body.partition(":")
     foci = tuple(f.strip() for f in head.split("+"))
-    if not all(f.isdigit() for f in foci):
+    if not all(f.isdecimal() for f in foci):
         raise Invalid(f"The expression '{code}' does not start with focus concept ids")
     if not colon:
         return Expression(foci, ())

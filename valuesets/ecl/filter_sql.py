@@ -144,7 +144,7 @@ class FilterSql:
         if name == "moduleid":
             return self._negate(flt.op, self._property_is(col, "moduleId", lambda v: self._code_in(v, values)))
         if name == "effectivetime":
-            dates = [f"{v[:4]}-{v[4:6]}-{v[6:]}" for v in map(str, values) if len(v) == 8 and v.isdigit()]
+            dates = [f"{v[:4]}-{v[4:6]}-{v[6:]}" for v in map(str, values) if len(v) == 8 and v.isdecimal()]
             if len(dates) != len(values):
                 raise Invalid("ECL effectiveTime values are dates written \"YYYYMMDD\"")
             if len(dates) > 1:

@@ -79,7 +79,7 @@ def _date_condition(raw: str) -> ColumnElement[bool]:
 @router.get("/AuditEvent/{audit_id}", summary="Read an AuditEvent (one audited write)")
 def read(request: Request, audit_id: str) -> Response:
     authorise(authenticate(request), "AuditEvent", READ)
-    if not (audit_id.isascii() and audit_id.isdigit() and len(audit_id) < 18):
+    if not (audit_id.isascii() and audit_id.isdecimal() and len(audit_id) < 18):
         raise NotFound(f"AuditEvent/{audit_id} is not known", expression=["id"])
     with _engine(request).connect() as conn:
         row = audit.by_id(conn, int(audit_id))
@@ -109,7 +109,7 @@ def _conditions(request: Request, ids: list[str]) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [_date_condition(raw) for raw in query.getlist("date")]
     if ids:
         # ids are audit_id numbers; anything else (or too long for an integer column) names no entry
-        conditions.append(c.audit_id.in_([int(i) for i in ids if i.isascii() and i.isdigit() and len(i) < 18]))
+        conditions.append(c.audit_id.in_([int(i) for i in ids if i.isascii() and i.isdecimal() and len(i) < 18]))
     if query.get("agent"):
         # the agent as shown in AuditEvent.agent.who.display ("token:ci", "jwt:client-1") or its bare name
         kind, _, name = query["agent"].rpartition(":")
@@ -127,7 +127,7 @@ def _conditions(request: Request, ids: list[str]) -> list[ColumnElement[bool]]:
     if query.get("subtype"):
         conditions.append(c.interaction == query["subtype"].rpartition("|")[2])
     if query.get("outcome"):
-        if not (query["outcome"].isascii() and query["outcome"].isdigit() and len(query["outcome"]) < 3):
+        if not (query["outcome"].isascii() and query["outcome"].isdecimal() and len(query["outcome"]) < 3):
             raise Invalid("outcome must be 0, 4, 8 or 12", expression=["outcome"])
         conditions.append(c.outcome == int(query["outcome"]))
     return conditions

@@ -45,7 +45,7 @@ def _threshold(request: Request) -> int:
     ask for less, never for more)."""
     limit = int(request.app.state.settings.max_expansion_size)
     raw = request.headers.get("x-too-costly-threshold", "").strip()
-    return min(int(raw), limit) if raw.isdigit() and len(raw) <= 18 else limit
+    return min(int(raw), limit) if raw.isdecimal() and len(raw) <= 18 else limit
 
 
 def _by_id(conn: Connection, resource_id: str) -> dict[str, Any]:

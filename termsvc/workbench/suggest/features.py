@@ -66,7 +66,7 @@ class TargetAxes:
         return cls(expanded, frozenset(tokens(without_noise(fold(component)), folded=True)), prop,
                    vocabulary.system_phrase(candidate, phrase), timing, scale,
                    frozenset(tokens(expand(method))) if method else frozenset(),
-                   int(rank_text) if rank_text.isdigit() else 0,
+                   int(rank_text) if rank_text.isdecimal() else 0,
                    (candidate.first("STATUS") or "").upper() == "DISCOURAGED")
 
 
