@@ -84,7 +84,7 @@ class BodySizeLimit:
         declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
         if declared is not None:
             # the server holds a body to its Content-Length, so a declared size within the limit is enough
-            if declared.isdecimal() and int(declared) > self.limit:
+            if declared.isdigit() and int(declared) > self.limit:  # bytes: ASCII digits only
                 await _refuse(scope, 413, "too-long", f"Request body of {int(declared)} bytes exceeds the limit "
                               f"of {self.limit} bytes")(scope, receive, send)
                 return

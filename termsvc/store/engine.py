@@ -36,6 +36,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
+    # SQLite's LOWER and LIKE fold ASCII letters only; case-insensitive matching of other scripts (cardiopatía,
+    # Ä, ...) uses Python's full case folding, as PostgreSQL's LOWER does under a UTF-8 locale
+    dbapi_connection.create_function(UNICODE_LOWER, 1, _lower, deterministic=True)
+
+
+UNICODE_LOWER = "unicode_lower"
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 # A pooled PostgreSQL connection idle for longer than this is pinged as it is checked out (and replaced if the

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from termsvc.errors import Invalid, NotSupported
+from termsvc.store.engine import UNICODE_LOWER
 from termsvc.valuesets.ecl import ast as a
 from termsvc.valuesets.sql import SqlBuilder
 
@@ -71,6 +72,8 @@ class FilterSql:
         LOWER() LIKE, which scans a third faster than ILIKE."""
         if self.sql.dialect == "postgresql":
             return f"LOWER({column}) LIKE {self.sql.bind(pattern.lower())} ESCAPE '\\'"
+        if not pattern.isascii():  # beyond ASCII, SQLite's LIKE does not fold case: fold both sides in Python
+            return f"{UNICODE_LOWER}({column}) LIKE {self.sql.bind(pattern.lower())} ESCAPE '\\'"
         return f"{column} LIKE {self.sql.bind(pattern)} ESCAPE '\\'"
 
     def _string_match(self, column: str, term: a.SearchTerm, *, exact: bool = False) -> str:
