@@ -12,7 +12,6 @@ is a subtype of its focus concepts)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -180,34 +179,6 @@ def _attribute_property(attribute: scg.Attribute, terms: dict[str, str]) -> dict
         parts.append({"name": "code-display", "valueString": name_term})
     parts.append({"name": "value", typed or "valueString": literal})
     return {"name": "property", "part": parts}
-
-
-def listed(value_set: dict[str, Any], code: str) -> bool:
-    """Whether a SNOMED CT include lists the expression verbatim."""
-    return any(include.get("system") == sct.SNOMED and any(
-        isinstance(c, dict) and c.get("code") == code for c in include.get("concept") or [])
-        for include in (value_set.get("compose") or {}).get("include") or [] if isinstance(include, dict))
-
-
-def open_includes(value_set: dict[str, Any]) -> dict[str, Any] | None:
-    """The value set cut down to its SNOMED CT includes that admit expressions, or None when none does."""
-    compose = value_set.get("compose") or {}
-    includes = [i for i in compose.get("include") or [] if isinstance(i, dict) and i.get("system") == sct.SNOMED
-                and sct.unclosed({"compose": {"include": [i]}})]
-    if not includes:
-        return None
-    return {**value_set, "compose": {**compose, "include": includes}}
-
-
-def member(value_set: dict[str, Any], code: str, holds: Callable[[dict[str, Any], str], bool]) -> bool:
-    """Whether the (valid) expression `code` is in the value set; `holds(value_set, concept)` says whether a
-    concept is in a value set."""
-    if listed(value_set, code):
-        return True
-    opened = open_includes(value_set)
-    if opened is None:
-        return False
-    return all(holds(opened, focus.id) for focus in scg.parse(code).body.focus)
 
 
 def listed_entries(conn: Connection, value_set: dict[str, Any], used: list[q.CodeSystemRow],
