@@ -22,11 +22,13 @@ from sqlalchemy import Connection
 from termsvc.api.render import fhir_response
 from termsvc.errors import Invalid
 from termsvc.ops.codesystems import SUBSETTED
+from termsvc.ops.params import MAX_INTEGER
 from termsvc.store import queries as q
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
-MAX_OFFSET = 2**31 - 1  # past any store's size, and within every engine's integer
+# a FHIR integer (32-bit): past any store's size, and within every engine's integer
+MAX_OFFSET = MAX_INTEGER
 SUMMARY_MODES = ("true", "false", "count", "data", "text")
 TOTAL_MODES = ("none", "estimate", "accurate")
 # result parameters every resource takes (besides its own search parameters and `_id`)
