@@ -7,18 +7,15 @@ total falls below the floor recorded in conformance_floor.json. Per-suite counts
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ENGINES, SHARED
+from tests.server_support import serving
 
 FLOOR_FILE = Path(__file__).parent / "conformance_floor.json"
 RUNNER = SHARED / "tx-ecosystem" / "run_tests.py"
@@ -26,46 +23,24 @@ STARTUP_SECONDS = 30
 RUN_SECONDS = 600
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode} before answering")
-        try:
-            with urllib.request.urlopen(base.removesuffix("/fhir") + "/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer within {STARTUP_SECONDS}s")
-
-
 @pytest.fixture(scope="module", params=ENGINES)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(request: pytest.FixtureRequest) -> Iterator[str]:
     if not RUNNER.exists():
         pytest.skip(f"{RUNNER} is not present (../shared beside the repository)")
     store_url = request.getfixturevalue("new_store_url")(request.param)
-    port = _free_port()
-    env = {**os.environ, "TERMSVC_DATABASE_URL": store_url}
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "termsvc.api.asgi:app", "--host", "127.0.0.1",
-                                    "--port", str(port), "--log-level", "warning"], env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}/fhir"
-    try:
-        _wait_until_up(base, process)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(store_url) as base:
+        yield base + "/fhir"
+
+
+def failing_tests(server: str, tmp_path: Path, mode: str, suite: str, tests: tuple[str, ...]) -> dict[str, object]:
+    """The named tests of one suite that do not pass against `server`, with the runner's message for each."""
+    report = tmp_path / "report.json"
+    subprocess.run([sys.executable, str(RUNNER), "--server", server, "--modes", mode, "--suite", suite,
+                    "--test", *tests, "--json-report", str(report), "--dump-dir", str(tmp_path / "dump")],
+                   capture_output=True, timeout=RUN_SECONDS, check=False)
+    results = {r["test"]: r for r in json.loads(report.read_text(encoding="utf-8"))["tests"]}
+    return {name: results.get(name, {}).get("message") for name in tests
+            if results.get(name, {}).get("status") != "pass"}
 
 
 def run_suite(base: str, report: Path) -> dict[str, object]:

@@ -7,12 +7,10 @@ constructs are covered against computed answers in test_ecl_eval and test_ecl_va
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Final
 
-from tests.test_conformance import RUN_SECONDS, RUNNER
+from tests.test_conformance import failing_tests
 from tests.test_snomed_suite import server  # noqa: F401  (the fixture: the suite-shaped edition served)
 
 TESTS: Final = ("snomed-expand-ecl-invalid-sctid", "snomed-expand-ecl-missing-focus",
@@ -21,11 +19,5 @@ TESTS: Final = ("snomed-expand-ecl-invalid-sctid", "snomed-expand-ecl-missing-fo
 
 
 def test_sct_ecl_error_tests_pass(server: str, tmp_path: Path) -> None:  # noqa: F811
-    report = tmp_path / "report.json"
-    subprocess.run([sys.executable, str(RUNNER), "--server", server, "--modes", "snomed", "--suite", "sct-ecl",
-                    "--test", *TESTS, "--json-report", str(report), "--dump-dir", str(tmp_path / "dump")],
-                   capture_output=True, timeout=RUN_SECONDS, check=False)
-    results = {r["test"]: r for r in json.loads(report.read_text(encoding="utf-8"))["tests"]}
-    failed = {name: results.get(name, {}).get("message") for name in TESTS
-              if results.get(name, {}).get("status") != "pass"}
+    failed = failing_tests(server, tmp_path, "snomed", "sct-ecl", TESTS)
     assert not failed, json.dumps(failed, indent=1)

@@ -7,9 +7,6 @@ it, on SQLite and PostgreSQL; every named test must pass."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -20,7 +17,8 @@ from termsvc.ops.loading import run_load
 from termsvc.store.engine import make_engine
 from tests import snomed_suite_edition
 from tests.conftest import ENGINES
-from tests.test_conformance import RUN_SECONDS, RUNNER, _free_port, _wait_until_up
+from tests.server_support import serving
+from tests.test_conformance import RUNNER, failing_tests
 
 TESTS: Final = ("lookup", "lookup-pc", "validate-code-pc-good", "validate-code-pc-bad1", "validate-code-pc-bad2",
                 "snomed-inactive-display", "validate-code-pc-list", "validate-code-pc-list-bad",
@@ -37,22 +35,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     run_load(engine, "snomed", snomed_suite_edition.write(tmp_path_factory.mktemp("edition")), experimental=True,
              current=True)
     engine.dispose()
-    port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "termsvc.api.asgi:app", "--host", "127.0.0.1",
-                                    "--port", str(port), "--log-level", "warning"],
-                                   env={**os.environ, "TERMSVC_DATABASE_URL": store_url}, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}/fhir"
-    try:
-        _wait_until_up(base, process)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(store_url) as base:
+        yield base + "/fhir"
 
 
 def test_the_edition_loads_as_the_suites_xsct_version(tmp_path: Path, engine: object) -> None:
@@ -66,11 +50,5 @@ def test_the_edition_loads_as_the_suites_xsct_version(tmp_path: Path, engine: ob
 
 
 def test_snomed_mode_tests_pass(server: str, tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    subprocess.run([sys.executable, str(RUNNER), "--server", server, "--modes", "snomed", "--suite", "snomed",
-                    "--test", *TESTS, "--json-report", str(report), "--dump-dir", str(tmp_path / "dump")],
-                   capture_output=True, timeout=RUN_SECONDS, check=False)
-    results = {r["test"]: r for r in json.loads(report.read_text(encoding="utf-8"))["tests"]}
-    failed = {name: results.get(name, {}).get("message") for name in TESTS
-              if results.get(name, {}).get("status") != "pass"}
+    failed = failing_tests(server, tmp_path, "snomed", "snomed", TESTS)
     assert not failed, json.dumps(failed, indent=1)
