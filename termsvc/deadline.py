@@ -7,11 +7,14 @@ Leaf module: imports only termsvc.errors."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TypeVar
 
 from termsvc.errors import TooCostly
+
+T = TypeVar("T")
 
 _DEADLINE: ContextVar[tuple[float, float] | None] = ContextVar("termsvc_deadline", default=None)
 
@@ -59,3 +62,10 @@ def check() -> None:
     current = _DEADLINE.get()
     if current is not None and time.monotonic() >= current[0]:
         raise BudgetExceeded(current[1])
+
+
+def checked(items: Iterable[T]) -> Iterator[T]:
+    """`items`, the budget checked before each one: for Python loops over rows a request asked for."""
+    for item in items:
+        check()
+        yield item

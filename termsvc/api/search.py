@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
+from termsvc import deadline
 from termsvc.api.render import fhir_response
 from termsvc.errors import Invalid
 from termsvc.ops.codesystems import SUBSETTED
@@ -197,7 +198,7 @@ def stored_page(table: str, key: str) -> Page:
                                                 count=search.count, keys=keys, sort=search.sort,
                                                 with_total=search.wants_total)
         found = []
-        for row in rows:
+        for row in deadline.checked(rows):
             resource = orjson.loads(row[2])
             resource_id = row[1] or str(row[0])
             resource.setdefault("id", resource_id)

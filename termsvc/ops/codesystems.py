@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from termsvc import deadline
 from termsvc.store import queries as q
 from termsvc.store.versions import names_snomed_edition, version_key
 
@@ -262,7 +263,7 @@ def nested_concepts(conn: Connection, code_system_id: int) -> list[dict[str, Any
         else:
             extra_parents.setdefault(child_id, []).append(parent_id)
     nodes: dict[int, dict[str, Any]] = {}
-    for c in concepts:
+    for c in deadline.checked(concepts):
         node: dict[str, Any] = {"code": c.code}
         if c.display is not None:
             node["display"] = c.display

@@ -1,9 +1,10 @@
 """CodeSystem over HTTP: read, search, $lookup and $validate-code (type and instance level).
 
 The handlers only read parameters and render: the work is in `termsvc.ops.lookup`,
-`termsvc.ops.validate_code` and `termsvc.ops.codesystems`. Operations read their body on the event loop and
-do their database work in the worker pool under the request's time budget (termsvc.api.offload): even an
-indexed query can wait on a lock or a cold cache, and the loop must stay free for everyone else."""
+`termsvc.ops.validate_code` and `termsvc.ops.codesystems`. Operations read their body on the event loop;
+they, reads and searches do their database work in the worker pool under the request's time budget
+(termsvc.api.offload): even an indexed query can wait on a lock or a cold cache, a read of a large code system
+or a search of a large store can run long, and the loop must stay free for everyone else."""
 
 from __future__ import annotations
 
@@ -162,7 +163,12 @@ async def validate_instance(request: Request, resource_id: str) -> Response:
 
 
 @router.get("/CodeSystem/{resource_id}", summary="Read a CodeSystem (concepts nested; large ones SUBSETTED)")
-def read(request: Request, resource_id: str) -> Response:
+async def read(request: Request, resource_id: str) -> Response:
+    return await off_loop(request, lambda: read_answer(request, resource_id))
+
+
+def read_answer(request: Request, resource_id: str) -> Response:
+    """The read's work (also vread's): in the worker pool, under the request's time budget."""
     row = _instance(request, resource_id)
     with reading(request) as conn:
         resource = cs_ops.render(conn, row, resource_id, concepts_limit=cs_ops.FULL_CONCEPTS_LIMIT)
@@ -171,7 +177,11 @@ def read(request: Request, resource_id: str) -> Response:
 
 @router.get("/CodeSystem", summary="Search CodeSystems (url, version, name, title, status, _id; _sort, _elements, "
             "_summary, _total, _count, _offset)")
-def search(request: Request) -> Response:
+async def search(request: Request) -> Response:
+    return await off_loop(request, lambda: _search_answer(request))
+
+
+def _search_answer(request: Request) -> Response:
     query = fhir_search.parse(request, SEARCH_PARAMS)
     with reading(request) as conn:
         return fhir_search.run(request, conn, "CodeSystem", base_url_of(request), query, _search_page)

@@ -69,7 +69,12 @@ async def translate_instance(request: Request, resource_id: str) -> Response:
 
 
 @router.get("/ConceptMap/{resource_id}", summary="Read a ConceptMap")
-def read(request: Request, resource_id: str) -> Response:
+async def read(request: Request, resource_id: str) -> Response:
+    return await off_loop(request, lambda: read_answer(request, resource_id))
+
+
+def read_answer(request: Request, resource_id: str) -> Response:
+    """The read's work (also vread's): in the worker pool, under the request's time budget."""
     with _engine(request).connect() as conn:
         resource: dict[str, Any] = orjson.loads(_row_by_id(conn, resource_id)[1])
     return fhir_response(request, resource)
@@ -77,7 +82,11 @@ def read(request: Request, resource_id: str) -> Response:
 
 @router.get("/ConceptMap", summary="Search ConceptMaps (url, version, name, title, status, _id; _sort, _elements, "
             "_summary, _total, _count, _offset)")
-def search(request: Request) -> Response:
+async def search(request: Request) -> Response:
+    return await off_loop(request, lambda: _search_answer(request))
+
+
+def _search_answer(request: Request) -> Response:
     query = fhir_search.parse(request, SEARCH_PARAMS)
     with _engine(request).connect() as conn:
         return fhir_search.run(request, conn, "ConceptMap", base_url_of(request), query,

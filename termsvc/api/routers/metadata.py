@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from termsvc import __version__
 from termsvc.api.capabilities import REGISTRY, SECURITY, SYSTEM_INTERACTIONS, SYSTEM_OPERATIONS
+from termsvc.api.offload import off_loop
 from termsvc.api.render import fhir_response
 from termsvc.api.search import COMMON_PARAMS
 
@@ -123,7 +124,12 @@ def _forwarded(request: Request) -> str | None:
 
 
 @router.get("/metadata", summary="CapabilityStatement (mode=terminology: TerminologyCapabilities)")
-def metadata(request: Request, mode: str | None = None) -> Response:
+async def metadata(request: Request, mode: str | None = None) -> Response:
+    # TerminologyCapabilities lists what is stored: a read like any other, in the pool under the time budget
+    return await off_loop(request, lambda: _metadata(request, mode))
+
+
+def _metadata(request: Request, mode: str | None) -> Response:
     if mode == "terminology":
         from termsvc.api.terminology_capabilities import terminology_capabilities
 

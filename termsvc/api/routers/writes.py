@@ -6,7 +6,7 @@ the write in one transaction. Every attempt, allowed or refused, leaves an audit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from termsvc.api.capabilities import SECURITY, ResourceCapability, declare
+from termsvc.api.offload import off_loop
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import codesystem, conceptmap, valueset
 from termsvc.api.routers.metadata import base_url_of
@@ -31,7 +32,7 @@ from termsvc.ops.outcome import issue, outcome
 router = APIRouter(tags=["writes"])
 
 _READERS: dict[str, Callable[[Request, str], Response]] = {
-    "CodeSystem": codesystem.read, "ValueSet": valueset.read, "ConceptMap": conceptmap.read}
+    "CodeSystem": codesystem.read_answer, "ValueSet": valueset.read_answer, "ConceptMap": conceptmap.read_answer}
 
 _LETTER = {"create": CREATE, "update": UPDATE, "delete": DELETE}
 
@@ -145,12 +146,15 @@ async def _save(request: Request, creds: Credentials, resource_type: str, *, res
     return _answer(request, resource_type, written)
 
 
-def _vread(resource_type: str) -> Callable[[Request, str, str], Response]:
+def _vread(resource_type: str) -> Callable[[Request, str, str], Awaitable[Response]]:
     """The version a write's Location names. No history is kept, so only the current version is there to read;
     an older one is 404 saying so, rather than answering with content that is not that version."""
     reader = _READERS[resource_type]
 
-    def vread(request: Request, resource_id: str, version_id: str) -> Response:
+    async def vread(request: Request, resource_id: str, version_id: str) -> Response:
+        return await off_loop(request, lambda: answer(request, resource_id, version_id))
+
+    def answer(request: Request, resource_id: str, version_id: str) -> Response:
         with _engine(request).connect() as conn:
             stored = writes.find_by_id(conn, resource_type, resource_id)
         if stored is None:
