@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     worker_threads: int = Field(16, ge=1)
     # Seconds a write waits for the store's write lock (a load holds it) before 409 lock-error with Retry-After.
     write_wait: float = Field(10.0, ge=0)
+    # Where audit rows wait, on disk, while a load holds the store's write lock (SQLite): written to the store
+    # once the lock is free, or by the next process to start. Unset: beside a SQLite database file
+    # (`<file>.audit-spool`); none for PostgreSQL, whose audit rows never wait on a load.
+    audit_spool_dir: Path | None = None
     # Addresses of reverse proxies whose X-Forwarded-Proto/-Host/-Prefix are believed (absolute URLs are
     # built from TERMSVC_BASE_URL, else from these, else from the address the server listens on);
     # comma-separated in the environment.

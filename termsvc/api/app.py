@@ -16,6 +16,7 @@ from termsvc.api import handlers, history, middleware, openapi_ops, operability
 from termsvc.api.offload import size_worker_pool
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
+from termsvc.auth import audit
 from termsvc.auth.bearer import is_write, read_access
 from termsvc.errors import TermsvcError
 from termsvc.ops.outcome import issue, outcome
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         size_worker_pool(settings.worker_threads)
+        audit.KEPT_BACK.replay()  # audit rows an earlier process spooled and could not write
         yield
 
     app = FastAPI(
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     interrupt.install(app.state.engine)
+    audit.KEPT_BACK.spool_to(app.state.engine, audit.spool_directory(settings.audit_spool_dir, app.state.engine))
     handlers.install(app)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)

@@ -1,5 +1,6 @@
 """The audit trail: every write attempt (success, or refusal for authorisation or validation) is one row,
-written in its own transaction so a refused or rolled-back write is still recorded; read back as FHIR R4
+written in its own transaction so a refused or rolled-back write is still recorded (or, while a load holds the
+store, spooled to disk and written once it is free); read back as FHIR R4
 AuditEvent (plain dicts: not a hot path, but no reason for models either)."""
 
 from __future__ import annotations
@@ -7,13 +8,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
+from termsvc.auth.audit_spool import Spool, SpoolError
 from termsvc.store.auth_tables import AuditEntry
 from termsvc.store.locks import is_lock_error, pg_wait, sqlite_wait
 
@@ -82,6 +89,22 @@ def _values(entry: AuditRecord) -> dict[str, Any]:
 
 def _insert(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
     """The rows in one transaction of their own that waits at most AUDIT_WAIT for the store."""
+    with _audit_transaction(engine) as conn:
+        return [int(conn.execute(insert(TABLE).values(**row).returning(TABLE.c.audit_id)).scalar_one())
+                for row in rows]
+
+
+def _insert_kept(engine: Engine, rows: list[dict[str, Any]]) -> None:
+    """Kept-back rows, each inserted once however often it is handed in (a spool replayed again after a crash
+    between its commit and the deletion of its files, or by two processes at once): by its unique event_key."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(TABLE).on_conflict_do_nothing(index_elements=[TABLE.c.event_key])
+    with _audit_transaction(engine) as conn:
+        conn.execute(statement, rows)
+
+
+@contextmanager
+def _audit_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
@@ -91,49 +114,129 @@ def _insert(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
             transaction = conn.begin()
             pg_wait(conn, AUDIT_WAIT)
         with transaction:
-            return [int(conn.execute(insert(TABLE).values(**row).returning(TABLE.c.audit_id)).scalar_one())
-                    for row in rows]
+            yield conn
+
+
+def spool_directory(configured: Path | None, engine: Engine) -> Path | None:
+    """Where `engine`'s kept-back rows are spooled: the configured directory, else beside a SQLite database file
+    (`<file>.audit-spool`: on the disk the store is on, writable by whoever writes the store, and tied to that
+    one store, so a spool is never replayed into another); none for PostgreSQL (its audit rows do not wait on a
+    load) or an in-memory SQLite store (which ends with the process anyway)."""
+    if configured is not None:
+        return configured
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or "mode=memory" in database:
+        return None
+    path = Path(database).resolve()
+    return path.with_name(path.name + ".audit-spool")
+
+
+def _to_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "recorded": row["recorded"].isoformat()}
+
+
+def _from_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "recorded": datetime.fromisoformat(row["recorded"])}
 
 
 class _KeptBack:
-    """Audit rows that could not be written at once because a load holds SQLite's write lock for minutes:
-    kept in this process and written by a background thread as soon as the lock is free, with the time of
-    the attempt. (A process that ends before then loses them: the price of never making a write wait on a load
-    for its audit row.)"""
+    """Audit rows that could not be written at once because a load holds SQLite's write lock for minutes,
+    with the time of the attempt: spooled to disk (termsvc.auth.audit_spool) and written by a background thread
+    as soon as the lock is free, or by the next process to start if this one ends first. Where there is no spool
+    (none configured for the store, or it cannot be written: logged as an error) they are kept in this process
+    only. Either way a write never waits on a load for its audit row."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._rows: dict[Engine, list[dict[str, Any]]] = {}
+        self._spools: dict[Engine, Spool] = {}
         self._thread: threading.Thread | None = None
 
+    def spool_to(self, engine: Engine, directory: Path | None) -> None:
+        """Spool `engine`'s kept-back rows in `directory` (None: keep them in memory)."""
+        with self._lock:
+            if directory is None:
+                self._spools.pop(engine, None)
+            else:
+                self._spools[engine] = Spool(directory)
+
+    def replay(self) -> None:
+        """Write, in the background, what earlier processes left in the spools (called at startup)."""
+        self._wake()
+
     def add(self, engine: Engine, row: dict[str, Any]) -> None:
+        key = uuid.uuid4().hex
+        row = {**row, "event_key": key}
+        spool = self._spools.get(engine)
+        try:
+            if spool is None:
+                raise LookupError
+            spool.append(key, _to_json(row))
+        except SpoolError as exc:
+            log.error("%s; the audit row of this %s attempt is kept in memory only, and lost if the process ends "
+                      "before the store's write lock is free (set TERMSVC_AUDIT_SPOOL_DIR to a writable directory)",
+                      exc, row["interaction"])
+            self._keep(engine, row)
+        except LookupError:
+            self._keep(engine, row)
+        self._wake()
+
+    def _keep(self, engine: Engine, row: dict[str, Any]) -> None:
         with self._lock:
             self._rows.setdefault(engine, []).append(row)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="termsvc-audit", daemon=True)
-                self._thread.start()
 
     def pending(self) -> int:
         with self._lock:
-            return sum(len(rows) for rows in self._rows.values())
+            return self._pending()
+
+    def _pending(self) -> int:
+        return sum(len(rows) for rows in self._rows.values()) + sum(s.pending() for s in self._spools.values())
 
     def flush(self) -> None:
-        """Write what is kept back (whatever the lock allows now)."""
+        """Write what is kept back and spooled (whatever the lock allows now)."""
         with self._lock:
             batches, self._rows = self._rows, {}
+            spools = list(self._spools.items())
         for engine, rows in batches.items():
-            try:
-                _insert(engine, rows)
-            except OperationalError as exc:
-                if not is_lock_error(exc):
-                    log.exception("audit rows could not be written")
+            if not _written(_insert_kept, engine, rows):
                 with self._lock:
                     self._rows.setdefault(engine, [])[:0] = rows
+        for engine, spool in spools:
+            _written(_replay, engine, spool)
+
+    def _wake(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="termsvc-audit", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
-        while self.pending():
-            time.sleep(RETRY_EVERY)
+        while True:
             self.flush()
+            with self._lock:
+                # decided under the lock `_wake` takes: a row added from now on starts a new thread
+                if not self._pending():
+                    self._thread = None
+                    return
+            time.sleep(RETRY_EVERY)
+
+
+def _replay(engine: Engine, spool: Spool) -> None:
+    spool.replay(lambda rows: _insert_kept(engine, [_from_json(row) for row in rows]))
+
+
+def _written(work: Callable[..., object], *args: Any) -> bool:
+    """Run `work`; False when the store's lock is still taken (try later) or it failed (logged, tried later)."""
+    try:
+        work(*args)
+        return True
+    except OperationalError as exc:
+        if not is_lock_error(exc):
+            log.exception("kept-back audit rows could not be written")
+        return False
+    except Exception:
+        log.exception("kept-back audit rows could not be written")
+        return False
 
 
 KEPT_BACK = _KeptBack()

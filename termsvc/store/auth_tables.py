@@ -28,7 +28,8 @@ class AuditEntry(SQLModel, table=True):
     """One write attempt: who, what, when, the outcome (FHIR AuditEvent outcome codes 0/4/8) and from where."""
 
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entry_recorded", "recorded"),)
+    __table_args__ = (Index("ix_audit_entry_recorded", "recorded"),
+                      Index("ix_audit_entry_event_key", "event_key", unique=True))
 
     audit_id: int | None = Field(default=None, primary_key=True)
     recorded: datetime
@@ -44,3 +45,6 @@ class AuditEntry(SQLModel, table=True):
     url: str | None = Field(default=None, sa_column=Column(Text))
     version: str | None = None
     http_status: int
+    # the identity of an attempt whose row was kept back (spooled while a load held the store): a replay of the
+    # spool inserts it once, however often it is replayed (termsvc.auth.audit); NULL for rows written at once
+    event_key: str | None = None
