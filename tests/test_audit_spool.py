@@ -91,9 +91,10 @@ def _eventually(engine: Engine, resource_id: str) -> list[tuple[Any, ...]]:
     return found
 
 
-def _drained(spool: Path) -> list[dict[str, Any]]:
+def _drained(spool: Path) -> list[str]:
+    """The names of the files left to replay once there are none (the background writer's pace), or after 30 s."""
     deadline = time.monotonic() + 30
-    while (left := _spooled(spool)) and time.monotonic() < deadline:
+    while (left := sorted(path.name for path in spool.glob("*.jsonl"))) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
 
@@ -162,3 +163,20 @@ def test_by_default_the_spool_is_beside_a_sqlite_store_and_postgresql_has_none(
     else:
         assert where is None
     assert audit.spool_directory(tmp_path, engine) == tmp_path
+
+
+@pytest.mark.postgres
+def test_a_spool_file_that_holds_no_audit_row_is_set_aside_and_the_others_written(
+        engine: Engine, store_url: str, engine_name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    spool = tmp_path / "spool"
+    with app_with_lock_held(engine, store_url, spool) as put:
+        assert put(1) == STATUS[engine_name]
+        # files this spool did not write: cut short, and JSON that is not an audit row
+        (spool / "cut.jsonl").write_bytes(b'{"interaction": "upd')
+        (spool / "other.jsonl").write_bytes(b'{"interaction": "update", "http_status": 200}')
+    with caplog.at_level(logging.ERROR, logger="termsvc.audit"):
+        assert [found[1:] for found in _eventually(engine, "vs1")] == [("create", STATUS[engine_name])]
+        assert _drained(spool) == []
+    assert (spool / "cut.jsonl.bad").read_bytes() == b'{"interaction": "upd'
+    assert (spool / "other.jsonl.bad").is_file()
+    assert "cut.jsonl" in caplog.text and "other.jsonl" in caplog.text

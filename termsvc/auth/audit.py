@@ -135,7 +135,14 @@ def _to_json(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "recorded": row["recorded"].isoformat()}
 
 
+# what a kept-back row holds: every column but the one the store assigns
+_KEPT_COLUMNS = frozenset(TABLE.c.keys()) - {"audit_id"}
+
+
 def _from_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A spooled row as the insert takes it; ValueError when it is not one (a stray file, another schema)."""
+    if set(row) != _KEPT_COLUMNS:
+        raise ValueError(f"its fields are not those of an audit row: {', '.join(sorted(set(row) ^ _KEPT_COLUMNS))}")
     return {**row, "recorded": datetime.fromisoformat(row["recorded"])}
 
 
@@ -222,7 +229,7 @@ class _KeptBack:
 
 
 def _replay(engine: Engine, spool: Spool) -> None:
-    spool.replay(lambda rows: _insert_kept(engine, [_from_json(row) for row in rows]))
+    spool.replay(_from_json, lambda rows: _insert_kept(engine, rows))
 
 
 def _written(work: Callable[..., object], *args: Any) -> bool:

@@ -58,10 +58,11 @@ class Spool:
     def pending(self) -> int:
         return len(self.files())
 
-    def replay(self, write: Callable[[list[dict[str, Any]]], None]) -> int:
-        """Hand every spooled row to `write` (which commits them, or raises to keep them for the next replay),
-        then delete their files; the number of rows replayed."""
-        read = [(path, row) for path in self.files() if (row := _read(path)) is not None]
+    def replay(self, decode: Callable[[dict[str, Any]], dict[str, Any]],
+               write: Callable[[list[dict[str, Any]]], None]) -> int:
+        """Hand every spooled row, as `decode` makes it (ValueError: not a row, set aside), to `write` (which
+        commits them, or raises to keep them for the next replay), then delete their files; the rows replayed."""
+        read = [(path, row) for path in self.files() if (row := _read(path, decode)) is not None]
         if read:
             write([row for _, row in read])
         for path, _ in read:
@@ -69,18 +70,33 @@ class Spool:
         return len(read)
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _read(path: Path, decode: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any] | None:
     try:
         row = orjson.loads(path.read_bytes())
     except FileNotFoundError:
         return None  # replayed and deleted by another process meanwhile
-    except (OSError, orjson.JSONDecodeError) as exc:
-        log.error("audit spool file %s cannot be read (%s): left in place", path, exc)
+    except orjson.JSONDecodeError as exc:
+        _set_aside(path, f"it is not JSON ({exc})")
         return None
-    if not isinstance(row, dict):
-        log.error("audit spool file %s holds no audit row: left in place", path)
+    except OSError as exc:
+        log.error("audit spool file %s cannot be read (%s): tried again later", path, exc)
         return None
-    return row
+    try:
+        if not isinstance(row, dict):
+            raise ValueError("not a JSON object")
+        return decode(row)
+    except (ValueError, TypeError) as exc:
+        _set_aside(path, f"it holds no audit row ({exc})")
+        return None
+
+
+def _set_aside(path: Path, why: str) -> None:
+    """A file no replay can use (not written by this spool) is renamed `<name>.bad`, for someone to look at,
+    rather than tried and reported again on every replay."""
+    aside = path.with_name(path.name + ".bad")
+    with contextlib.suppress(OSError):
+        path.replace(aside)
+    log.error("audit spool file %s was not replayed: %s; kept as %s", path, why, aside)
 
 
 def _fsync_directory(directory: Path) -> None:
