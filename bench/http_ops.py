@@ -1,4 +1,5 @@
-"""HTTP throughput and latency of CodeSystem/$lookup and $validate-code against /healthz (the ceiling).
+"""HTTP throughput and latency of CodeSystem/$lookup and $validate-code, and of reads and searches of the core
+resources every store holds, against /healthz (the ceiling).
 
     .venv/bin/python bench/http_ops.py [--engine sqlite|postgresql|both] [--requests 4000] [--clients 8]
 
@@ -158,7 +159,10 @@ def bench_engine(name: str, url: str, requests: int, clients: int) -> None:
         lookup = [f"/fhir/CodeSystem/$lookup?{urlencode({'system': SYSTEM, 'code': c})}" for c, _ in codes]
         validate = [f"/fhir/CodeSystem/$validate-code?{urlencode({'url': SYSTEM, 'code': c, 'display': d})}"
                     for c, d in codes]
-        endpoints = {"/healthz": ["/healthz"], "$lookup": lookup, "$validate-code": validate}
+        reads = ["/fhir/ValueSet/administrative-gender", "/fhir/CodeSystem/administrative-gender"]
+        searches = ["/fhir/ValueSet?name=Administrative&_count=10", "/fhir/CodeSystem?_count=10&_summary=true"]
+        endpoints = {"/healthz": ["/healthz"], "$lookup": lookup, "$validate-code": validate, "read": reads,
+                     "search": searches}
         print(f"[{name}] {requests} GET requests each, {clients} concurrent keep-alive clients, loopback")
         print(f"  {'endpoint':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
         results: dict[str, float] = {}

@@ -1,5 +1,5 @@
-"""Operations run off the event loop: the body is read on the loop (async), the database and CPU work in a
-worker thread from a pool of a size set on purpose (TERMSVC_WORKER_THREADS), under the request's time budget
+"""Operations, reads and searches run off the event loop: the body is read on the loop (async), the database
+and CPU work in a worker thread from a pool of a size set on purpose (TERMSVC_WORKER_THREADS), under the request's time budget
 (TERMSVC_REQUEST_TIME_BUDGET). A slow or hostile request then holds one worker, never the loop that answers
 everyone else, and is stopped at its budget (termsvc.deadline; statements by termsvc.store.interrupt)."""
 

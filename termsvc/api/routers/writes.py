@@ -2,7 +2,12 @@
 (create or update), PUT /{type}?url=&version= (conditional update), DELETE /{type}/{id}.
 
 Order of checks: a token (401), the scope for what the request would do (403), the body (400/413/422), then
-the write in one transaction. Every attempt, allowed or refused, leaves an audit entry."""
+the write in one transaction. Every attempt, allowed or refused, leaves an audit entry.
+
+A write's time is bounded part by part rather than by the request time budget: its body by
+TERMSVC_MAX_REQUEST_BYTES (413 as the bytes arrive), its wait for the store by TERMSVC_WRITE_WAIT (then 409
+lock-error with Retry-After), its audit row's wait by audit.AUDIT_WAIT (then spooled); the write itself is then
+work in proportion to a body of bounded size, which stopping half-way would only throw away."""
 
 from __future__ import annotations
 
