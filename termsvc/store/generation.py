@@ -12,7 +12,8 @@ stores (a store dropped and made again starts its count again; a copied one keep
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import contextlib
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, event, text
 
@@ -26,7 +27,8 @@ class Generation(NamedTuple):
 _KEY = "termsvc.generation"
 _UNREAD = "unread"
 
-_READ = text("SELECT store_id, generation FROM store_generation WHERE generation_id = 1")
+_READ_SQL = "SELECT store_id, generation FROM store_generation WHERE generation_id = 1"
+_READ = text(_READ_SQL)
 _BUMP = text("UPDATE store_generation SET generation = generation + 1 WHERE generation_id = 1")
 
 
@@ -51,6 +53,47 @@ def current(conn: Connection) -> Generation | None:
         # the URL too: a store file copied elsewhere keeps its id but goes its own way
         value = conn.info[_KEY] = Generation(f"{conn.engine.url}#{row[0]}", int(row[1]))
     return value  # type: ignore[no-any-return]
+
+
+class Reader:
+    """Reads the generation on a connection of its own, outside the pool and in autocommit: one round trip
+    (a pooled checkout costs a BEGIN and a ROLLBACK around the SELECT, and SQLAlchemy's bookkeeping, several
+    times the statement itself). For one thread at a time (termsvc.api.answer_cache gives it one)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dbapi: Any = None
+
+    def read(self) -> Generation:
+        try:
+            row = self._fetch()
+        except self._engine.dialect.loaded_dbapi.Error:
+            self.close()  # a dropped connection: one more try on a new one
+            row = self._fetch()
+        return Generation(f"{self._engine.url}#{row[0]}", int(row[1]))
+
+    def _fetch(self) -> Any:
+        if self._dbapi is None:
+            proxied = self._engine.raw_connection()
+            driver: Any = proxied.driver_connection
+            proxied.detach()  # ours until closed: never returned to the pool nor reset by it
+            if self._engine.dialect.name == "postgresql":
+                driver.autocommit = True
+            else:
+                driver.isolation_level = None  # sqlite3: no implicit BEGIN
+            self._dbapi = proxied
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(_READ_SQL)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        dbapi, self._dbapi = self._dbapi, None
+        if dbapi is not None:
+            with contextlib.suppress(self._engine.dialect.loaded_dbapi.Error):
+                dbapi.close()
 
 
 def _forget(conn: Connection) -> None:
