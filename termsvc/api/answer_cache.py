@@ -85,6 +85,13 @@ class GenerationWatch:
         read = loop.run_in_executor(self._executor, self._reader.read)
         read.add_done_callback(lambda done: self._finished(loop, done, waiting))
 
+    def close(self) -> None:
+        """Let the thread go and close the connection (the application's shutdown)."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.submit(self._reader.close)
+            executor.shutdown(wait=False)
+
     def _finished(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[Generation],
                   waiting: asyncio.Future[Generation]) -> None:
         if loop is not self._loop:
@@ -103,9 +110,9 @@ class GenerationWatch:
 class CachedAnswers:
     """The ASGI middleware (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, engine: Engine, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, watch: GenerationWatch, max_bytes: int) -> None:
         self.app = app
-        self.watch = GenerationWatch(engine)
+        self.watch = watch
         self.enabled = max_bytes > 0
         _KEPT.max_weight = max_bytes
         self._instance = id(self)  # two applications in one process never share answers

@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
 from termsvc.api import handlers, history, middleware, openapi_ops, operability
+from termsvc.api.answer_cache import GenerationWatch
 from termsvc.api.offload import size_worker_pool
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         size_worker_pool(settings.worker_threads)
         yield
+        app.state.generation_watch.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     interrupt.install(app.state.engine)
+    app.state.generation_watch = GenerationWatch(app.state.engine)
     handlers.install(app)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)

@@ -41,7 +41,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     if settings.answer_cache_bytes > 0 and not settings.auth_required_for_reads:
         # outside gzip and the ETag (it keeps the bytes as sent), inside CORS and the request context (those
         # add their headers and count the request on every answer, kept or not)
-        app.add_middleware(CachedAnswers, engine=app.state.engine, max_bytes=settings.answer_cache_bytes)
+        app.add_middleware(CachedAnswers, watch=app.state.generation_watch, max_bytes=settings.answer_cache_bytes)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
