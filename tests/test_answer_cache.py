@@ -5,8 +5,13 @@ another instance over the same store is seen by the very next request."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +24,7 @@ from termsvc.auth import tokens
 from termsvc.settings import Settings
 from termsvc.store import generation
 from termsvc.store.engine import make_engine
+from tests.conftest import REPO
 
 CS_URL = "http://example.org/cs/colours"
 LOOKUP = "/fhir/CodeSystem/$lookup"
@@ -83,6 +89,18 @@ def test_a_write_through_another_instance_is_seen_by_the_next_request(client: Te
             assert _display(reader.get(LOOKUP, params={"system": CS_URL, "code": "red"})) == "Crimson"
     finally:
         other.dispose()
+
+
+def test_a_load_by_another_process_is_seen_by_the_next_request(client: TestClient, store_url: str,
+                                                               tmp_path: Path) -> None:
+    for _ in range(2):
+        assert _display(client.get(LOOKUP, params={"system": CS_URL, "code": "red"})) == "Red"
+    release = tmp_path / "colours.json"
+    release.write_text(json.dumps({**colours("Vermilion"), "version": "2"}))
+    loaded = subprocess.run([sys.executable, "-m", "termsvc.cli.main", "--db", store_url, "load", "fhir", str(release)],
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr
+    assert _display(client.get(LOOKUP, params={"system": CS_URL, "code": "red"})) == "Vermilion"
 
 
 def test_the_format_asked_for_is_part_of_the_key(client: TestClient) -> None:

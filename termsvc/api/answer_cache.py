@@ -12,15 +12,18 @@ answer already sent is sent again as it was, before any of that runs, when:
   made under: every load and every resource write moves it on, in this process or any other over the store.
 Only 200 answers are kept (errors are worked out again), and none that says `Cache-Control: no-store`.
 
-The generation is read off the event loop in a thread of its own, so that a hit never queues behind slow
-requests in the worker pool; the requests that arrive while one read is under way share the next one."""
+The generation is read without waking a thread where the store allows (GenerationWatch), and never in the
+worker pool, so that a hit never queues behind slow requests; requests arriving while one read is under way
+share the next one."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
+import sqlite3
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,10 +58,15 @@ class Entry:
 
 
 class GenerationWatch:
-    """Reads the store generation in a thread of its own. A caller waits for a read that starts after it
-    asked: requests arriving during a read join the next one, so concurrent hits share round trips."""
+    """The store generation, read after the caller asked, without a thread hop where the store allows:
+    SQLite through `PRAGMA data_version` (generation.SqliteProbe), PostgreSQL on the event loop
+    (generation.AsyncReader). A caller waits for a read that starts after it asked; requests arriving during a
+    read join the next one, so concurrent hits share round trips. A busy SQLite store is read in a thread of
+    this watch's own, never in the worker pool where it would queue behind slow requests."""
 
     def __init__(self, engine: Engine) -> None:
+        self._probe = generation.SqliteProbe(engine) if engine.dialect.name == "sqlite" else None
+        self._async = generation.AsyncReader(engine) if engine.dialect.name == "postgresql" else None
         self._reader = generation.Reader(engine)
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -68,7 +76,12 @@ class GenerationWatch:
     async def latest(self) -> Generation:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new loop (tests start one per client): nothing of the old one is usable
+            if self._async is not None:
+                self._async.close()
             self._loop, self._pending, self._running = loop, None, False
+        if self._probe is not None:
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: read in the thread
+                return self._probe.read()
         waiting = self._pending
         if waiting is None:
             waiting = self._pending = loop.create_future()
@@ -80,17 +93,15 @@ class GenerationWatch:
         waiting, self._pending = self._pending, None
         assert waiting is not None
         self._running = True
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="termsvc-generation")
-        read = loop.run_in_executor(self._executor, self._reader.read)
+        read = loop.create_task(self._read(loop))
         read.add_done_callback(lambda done: self._finished(loop, done, waiting))
 
-    def close(self) -> None:
-        """Let the thread go and close the connection (the application's shutdown)."""
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.submit(self._reader.close)
-            executor.shutdown(wait=False)
+    async def _read(self, loop: asyncio.AbstractEventLoop) -> Generation:
+        if self._async is not None:
+            return await self._async.read()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="termsvc-generation")
+        return await loop.run_in_executor(self._executor, self._reader.read)
 
     def _finished(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[Generation],
                   waiting: asyncio.Future[Generation]) -> None:
@@ -106,6 +117,16 @@ class GenerationWatch:
         if self._pending is not None:
             self._start(loop)
 
+    def close(self) -> None:
+        """Close the connections and let the thread go (the application's shutdown)."""
+        for held in (self._probe, self._async):
+            if held is not None:
+                held.close()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.submit(self._reader.close)
+            executor.shutdown(wait=False)
+
 
 class CachedAnswers:
     """The ASGI middleware (see the module's docstring)."""
@@ -116,6 +137,7 @@ class CachedAnswers:
         self.enabled = max_bytes > 0
         _KEPT.max_weight = max_bytes
         self._instance = id(self)  # two applications in one process never share answers
+        self._failing = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not (self.enabled and _cacheable(scope)):
@@ -130,10 +152,13 @@ class CachedAnswers:
         try:
             gen = await self.watch.latest()
         except Exception:  # the store is unreachable: the application answers (and says why)
-            log.warning("the store generation could not be read; answering without the answer cache",
-                        exc_info=True)
+            if not self._failing:  # once a spell, not once a request
+                log.warning("the store generation could not be read; answering without kept answers",
+                            exc_info=True)
+            self._failing = True
             await self.app(scope, receive, send)
             return
+        self._failing = False
         key = self._key(scope, body)
         entry = _KEPT.get(gen, key)
         if entry is not None:
