@@ -166,7 +166,12 @@ class CachedAnswers:
             await send({"type": "http.response.start", "status": entry.status, "headers": list(entry.headers)})
             await send({"type": "http.response.body", "body": entry.body})
             return
-        await self.app(scope, receive, _keeping(scope, send, lambda e: _KEPT.put(gen, key, e, len(e.body) + 512)))
+        key_bytes = len(scope["path"]) + len(key[3]) + len(body) + sum(len(k) + len(v) for k, v in key[5])
+
+        def keep(entry: Entry) -> None:  # the weight counts the key too: unique queries cannot outgrow the bound
+            _KEPT.put(gen, key, entry, len(entry.body) + sum(len(k) + len(v) for k, v in entry.headers)
+                      + key_bytes + 256)
+        await self.app(scope, receive, _keeping(scope, send, keep))
 
     def _key(self, scope: Scope, body: bytes) -> tuple[Any, ...]:
         headers = tuple(sorted((k, v) for k, v in scope["headers"] if k not in _IGNORED))
