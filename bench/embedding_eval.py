@@ -45,6 +45,7 @@ from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, learned
 from termsvc.workbench.suggest.features import FEATURES
 from termsvc.workbench.suggest.learned import RankModel, fit_model, training_rows
 from termsvc.workbench.suggest.neighbours import MappingCorpus
+from termsvc.workbench.suggest.normalise import canonical, expand, without_noise
 from termsvc.workbench.suggest.synthetic import synthetic_items
 
 EMBED_FEATURE = "embed_cosine"
@@ -193,6 +194,28 @@ def score(source: str, items: Sequence[Item], others: Sequence[Item], pool: Sequ
     return out
 
 
+def retrieval_recall(source: str, items: Sequence[Item], pool: Sequence[Candidate], embedder: Embedder) -> None:
+    """How often each retrieval alone reaches the gold code in its first k: the engine's n-gram TF-IDF (on the
+    query as the engine writes it), the embedding, and the two together (k of each)."""
+    index = SemanticIndex(pool, embedder=embedder, local_names=[i.term.display for i in items])
+    by_code = {c.code: i for i, c in enumerate(pool)}
+    scored = [i for i in items if i.gold in by_code]
+    ks = (10, 30, 150)
+    hits = {(name, k): 0 for name in ("ngram", "embedding", "union") for k in ks}
+    for item in scored:
+        gold = by_code[item.gold]
+        query = expand(without_noise(canonical(item.term.display)), index._table)
+        ngram = [i for i, _ in index._ngrams.top(query, max(ks))]
+        near = np.argsort(-index.cosines(item.term.display), kind="stable")[: max(ks)].tolist()
+        for k in ks:
+            hits["ngram", k] += gold in ngram[:k]
+            hits["embedding", k] += gold in near[:k]
+            hits["union", k] += gold in ngram[:k] or gold in near[:k]
+    cells = "  ".join(f"{name}@{k} {hits[name, k] / len(scored):.3f}" for name in ("ngram", "embedding", "union")
+                      for k in ks)
+    print(f"{source} n={len(scored)} retrieval recall: {cells}", flush=True)
+
+
 def installed_mb(venv: Path, names: Sequence[str]) -> dict[str, float]:
     site = next(venv.glob("lib/python*/site-packages"))
     sizes: dict[str, float] = {}
@@ -252,6 +275,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--only", choices=SOURCES, default=None)
     parser.add_argument("--embed-top", type=int, default=30, help="embedding neighbours added to the shortlist")
     parser.add_argument("--cost-sample", type=int, default=1000, help="pool names timed fresh for the rate")
+    parser.add_argument("--retrieval", action="store_true", help="only the recall of each retrieval (no training)")
     parser.add_argument("--limit", type=int, default=None, help="first N items of each set (a quick check)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     started = time.perf_counter()
@@ -261,11 +285,17 @@ def main(argv: Iterable[str] | None = None) -> None:
     embedder = Embedder()
     print(f"model loaded in {embedder.load_seconds:.1f} s; peak RSS {base_rss:.0f} MB before, {rss_mb():.0f} MB after")
     texts = [n for c in pool for n in candidate_names(c)] + [i.term.display for rows in items.values() for i in rows]
-    texts += [t.display for t, _, _ in synthetic_items(pool, SYNTHETIC_ITEMS, seed=0)]
+    if not args.retrieval:
+        texts += [t.display for t, _, _ in synthetic_items(pool, SYNTHETIC_ITEMS, seed=0)]
     t0 = time.perf_counter()
     embedder.encode(texts)
     print(f"embedded {len(embedder.vectors)} distinct texts in {time.perf_counter() - t0:.1f} s; "
           f"peak RSS {rss_mb():.0f} MB", flush=True)
+    if args.retrieval:
+        for source in SOURCES if args.only is None else (args.only,):
+            retrieval_recall(source, items[source], pool, embedder)
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
+        return
     results: dict[str, dict[str, Scored]] = {}
     for source in SOURCES if args.only is None else (args.only,):
         others = [i for s, rows in items.items() if s != source for i in rows]
