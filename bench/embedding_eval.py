@@ -216,6 +216,25 @@ def retrieval_recall(source: str, items: Sequence[Item], pool: Sequence[Candidat
     print(f"{source} n={len(scored)} retrieval recall: {cells}", flush=True)
 
 
+# Examples from the issue of names whose letters do not overlap their LOINC name, each with a look-alike of the same
+# property for scale: (local name, its LOINC long common name (2963-8, 27353-2, 3016-3, 33762-6), a wrong term).
+EXAMPLES = (
+    ("Growth hormone", "Somatotropin [Mass/volume] in Serum or Plasma", "Glucose [Mass/volume] in Serum or Plasma"),
+    ("eAG", "Glucose mean value [Mass/volume] in Blood Estimated from glycated hemoglobin",
+     "Glucose [Mass/volume] in Serum or Plasma"),
+    ("TSH", "Thyrotropin [Units/volume] in Serum or Plasma", "Testosterone [Mass/volume] in Serum or Plasma"),
+    ("proBNP", "Natriuretic peptide.B prohormone N-Terminal [Mass/volume] in Serum or Plasma",
+     "Prolactin [Mass/volume] in Serum or Plasma"),
+)
+
+
+def examples(embedder: Embedder) -> None:
+    for local, gold, wrong in EXAMPLES:
+        v = embedder.raw([local, gold, wrong])
+        print(f"{local!r}: its LOINC name {float(v[0] @ v[1]):.3f}, look-alike {wrong.split(' [')[0]!r} "
+              f"{float(v[0] @ v[2]):.3f}")
+
+
 def installed_mb(venv: Path, names: Sequence[str]) -> dict[str, float]:
     site = next(venv.glob("lib/python*/site-packages"))
     sizes: dict[str, float] = {}
@@ -276,6 +295,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--embed-top", type=int, default=30, help="embedding neighbours added to the shortlist")
     parser.add_argument("--cost-sample", type=int, default=1000, help="pool names timed fresh for the rate")
     parser.add_argument("--retrieval", action="store_true", help="only the recall of each retrieval (no training)")
+    parser.add_argument("--examples", action="store_true", help="only the cosines of the issue's examples")
     parser.add_argument("--limit", type=int, default=None, help="first N items of each set (a quick check)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     started = time.perf_counter()
@@ -284,6 +304,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     base_rss = rss_mb()
     embedder = Embedder()
     print(f"model loaded in {embedder.load_seconds:.1f} s; peak RSS {base_rss:.0f} MB before, {rss_mb():.0f} MB after")
+    if args.examples:
+        examples(embedder)
+        return
     texts = [n for c in pool for n in candidate_names(c)] + [i.term.display for rows in items.values() for i in rows]
     if not args.retrieval:
         texts += [t.display for t, _, _ in synthetic_items(pool, SYNTHETIC_ITEMS, seed=0)]
