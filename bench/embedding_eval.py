@@ -295,6 +295,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--embed-top", type=int, default=30, help="embedding neighbours added to the shortlist")
     parser.add_argument("--cost-sample", type=int, default=1000, help="pool names timed fresh for the rate")
     parser.add_argument("--retrieval", action="store_true", help="only the recall of each retrieval (no training)")
+    parser.add_argument("--cost-only", action="store_true", help="only the cost figures (no evaluation)")
     parser.add_argument("--examples", action="store_true", help="only the cosines of the issue's examples")
     parser.add_argument("--limit", type=int, default=None, help="first N items of each set (a quick check)")
     args = parser.parse_args(list(argv) if argv is not None else None)
@@ -304,8 +305,9 @@ def main(argv: Iterable[str] | None = None) -> None:
     base_rss = rss_mb()
     embedder = Embedder()
     print(f"model loaded in {embedder.load_seconds:.1f} s; peak RSS {base_rss:.0f} MB before, {rss_mb():.0f} MB after")
-    if args.examples:
-        examples(embedder)
+    if args.examples or args.cost_only:
+        examples(embedder) if args.examples else costs(embedder, pool, args.cost_sample)
+        print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
         return
     texts = [n for c in pool for n in candidate_names(c)] + [i.term.display for rows in items.values() for i in rows]
     if not args.retrieval:
