@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     gzip_minimum_bytes: int = Field(1024, ge=0)
     # One JSON line per request on the `termsvc.access` logger (stderr when serving).
     access_log: bool = True
+    # Bytes of finished operation answers kept per process and served again until the store changes
+    # (termsvc.api.answer_cache; 0: off). Off by itself when reads need a token.
+    answer_cache_bytes: int = Field(64 * 1024 * 1024, ge=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

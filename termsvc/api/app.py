@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from termsvc import __version__
 from termsvc.api import handlers, history, middleware, openapi_ops, operability
+from termsvc.api.answer_cache import GenerationWatch
 from termsvc.api.offload import size_worker_pool
 from termsvc.api.render import fhir_response
 from termsvc.api.routers import ROUTERS
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         size_worker_pool(settings.worker_threads)
         audit.KEPT_BACK.replay()  # audit rows an earlier process spooled and could not write
         yield
+        app.state.generation_watch.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine or make_engine(settings.database_url)
     interrupt.install(app.state.engine)
     audit.KEPT_BACK.spool_to(app.state.engine, audit.spool_directory(settings.audit_spool_dir, app.state.engine))
+    app.state.generation_watch = GenerationWatch(app.state.engine)
     handlers.install(app)
 
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)

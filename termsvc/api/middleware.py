@@ -3,7 +3,8 @@ BaseHTTPMiddleware): a request id, one JSON access-log line and the Prometheus r
 (`RequestContext`); ETag / If-None-Match on reads (`ConditionalGet`); CORS and gzip are Starlette's own.
 
 Order, outermost first: RequestContext (sees every answer, even a CORS refusal), CORS (answers preflights),
-GZip, ConditionalGet (hashes the uncompressed body), then the application."""
+CachedAnswers (termsvc.api.answer_cache: operation answers sent again as they were), GZip, ConditionalGet
+(hashes the uncompressed body), then the application."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from termsvc.api import metrics
+from termsvc.api.answer_cache import CachedAnswers
 from termsvc.settings import Settings
 
 ACCESS_LOG = logging.getLogger("termsvc.access")
@@ -36,6 +38,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ConditionalGet)
     if settings.gzip_minimum_bytes > 0:
         app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
+    if settings.answer_cache_bytes > 0 and not settings.auth_required_for_reads:
+        # outside gzip and the ETag (it keeps the bytes as sent), inside CORS and the request context (those
+        # add their headers and count the request on every answer, kept or not)
+        app.add_middleware(CachedAnswers, watch=app.state.generation_watch, max_bytes=settings.answer_cache_bytes)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "DELETE"],

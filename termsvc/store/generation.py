@@ -12,8 +12,10 @@ stores (a store dropped and made again starts its count again; a copied one keep
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import contextlib
+from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Connection, Engine, event, text
 
 
@@ -26,7 +28,8 @@ class Generation(NamedTuple):
 _KEY = "termsvc.generation"
 _UNREAD = "unread"
 
-_READ = text("SELECT store_id, generation FROM store_generation WHERE generation_id = 1")
+_READ_SQL = "SELECT store_id, generation FROM store_generation WHERE generation_id = 1"
+_READ = text(_READ_SQL)
 _BUMP = text("UPDATE store_generation SET generation = generation + 1 WHERE generation_id = 1")
 
 
@@ -51,6 +54,111 @@ def current(conn: Connection) -> Generation | None:
         # the URL too: a store file copied elsewhere keeps its id but goes its own way
         value = conn.info[_KEY] = Generation(f"{conn.engine.url}#{row[0]}", int(row[1]))
     return value  # type: ignore[no-any-return]
+
+
+class Reader:
+    """Reads the generation on a connection of its own, outside the pool and in autocommit: one round trip
+    (a pooled checkout costs a BEGIN and a ROLLBACK around the SELECT, and SQLAlchemy's bookkeeping, several
+    times the statement itself). For one thread at a time (termsvc.api.answer_cache gives it one)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dbapi: Any = None
+
+    def read(self) -> Generation:
+        try:
+            row = self._fetch()
+        except self._engine.dialect.loaded_dbapi.Error:
+            self.close()  # a dropped connection: one more try on a new one
+            row = self._fetch()
+        return Generation(f"{self._engine.url}#{row[0]}", int(row[1]))
+
+    def _fetch(self) -> Any:
+        if self._dbapi is None:
+            proxied = self._engine.raw_connection()
+            driver: Any = proxied.driver_connection
+            proxied.detach()  # ours until closed: never returned to the pool nor reset by it
+            if self._engine.dialect.name == "postgresql":
+                driver.autocommit = True
+            else:
+                driver.isolation_level = None  # sqlite3: no implicit BEGIN
+            self._dbapi = proxied
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(_READ_SQL)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        dbapi, self._dbapi = self._dbapi, None
+        if dbapi is not None:
+            with contextlib.suppress(self._engine.dialect.loaded_dbapi.Error):
+                dbapi.close()
+
+
+class AsyncReader:
+    """PostgreSQL: the generation read on the event loop itself (psycopg's async connection, autocommit, of its
+    own): one round trip and no thread to wake, which on a busy machine costs more than the statement."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._url = engine.url
+        self._conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+
+    async def read(self) -> Generation:
+        try:
+            row = await self._fetch()
+        except psycopg.Error:
+            self.close()  # a dropped connection: one more try on a new one
+            row = await self._fetch()
+        return Generation(f"{self._url}#{row[0]}", int(row[1]))
+
+    async def _fetch(self) -> Any:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        cursor = await self._conn.execute(_READ_SQL)
+        return await cursor.fetchone()
+
+    def close(self) -> None:
+        """Close at once (also from outside the loop the connection was made in)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.pgconn.finish()
+
+
+class SqliteProbe:
+    """SQLite: `PRAGMA data_version` on a connection of its own changes whenever any other connection, in any
+    process, has committed; only then is the generation row read again. Both are reads of the process's own
+    memory and page cache, microseconds, and never wait on a lock (busy timeout 0: a busy store raises, and the
+    caller reads in a thread instead)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dbapi: Any = None
+        self._version: int | None = None
+        self._known: Generation | None = None
+
+    def read(self) -> Generation:
+        if self._dbapi is None:
+            proxied = self._engine.raw_connection()
+            driver: Any = proxied.driver_connection
+            proxied.detach()
+            driver.isolation_level = None
+            driver.execute("PRAGMA busy_timeout = 0")
+            self._dbapi = driver
+        version = self._dbapi.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version or self._known is None:
+            row = self._dbapi.execute(_READ_SQL).fetchone()
+            self._known = Generation(f"{self._engine.url}#{row[0]}", int(row[1]))
+            self._version = version
+        return self._known
+
+    def close(self) -> None:
+        dbapi, self._dbapi = self._dbapi, None
+        self._version = self._known = None
+        if dbapi is not None:
+            dbapi.close()
 
 
 def _forget(conn: Connection) -> None:
