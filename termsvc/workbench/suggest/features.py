@@ -5,9 +5,11 @@ learns how much each is worth (learned.py), and the explanation names the axes t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from termsvc.workbench.suggest.abbreviations import ALL
 from termsvc.workbench.suggest.axes import scale_hint
 from termsvc.workbench.suggest.model import Candidate, LocalTerm
 from termsvc.workbench.suggest.neighbours import Neighbourhood
@@ -53,7 +55,7 @@ class TargetAxes:
     discouraged: bool
 
     @classmethod
-    def of(cls, candidate: Candidate, vocabulary: TargetVocabulary) -> TargetAxes:
+    def of(cls, candidate: Candidate, vocabulary: TargetVocabulary, words: Mapping[str, str] = ALL) -> TargetAxes:
         component, word, phrase, timing, method = split_long_name(candidate.display)
         component = candidate.first("COMPONENT") or component
         prop = vocabulary.property_of(candidate, word, component)
@@ -61,11 +63,11 @@ class TargetAxes:
             None if prop is None else "Ord" if relation(prop) in _ORDINAL_RELATIONS else "Qn")
         method = candidate.first("METHOD_TYP") or method
         rank_text = candidate.first("COMMON_TEST_RANK") or "0"
-        expanded = expand(component)
+        expanded = expand(component, words)
         # the component's own words (not their expansions): what a local name would have to say to ask for them
         return cls(expanded, frozenset(tokens(without_noise(fold(component)), folded=True)), prop,
                    vocabulary.system_phrase(candidate, phrase), timing, scale,
-                   frozenset(tokens(expand(method))) if method else frozenset(),
+                   frozenset(tokens(expand(method, words))) if method else frozenset(),
                    int(rank_text) if rank_text.isdecimal() else 0,
                    (candidate.first("STATUS") or "").upper() == "DISCOURAGED")
 
@@ -82,7 +84,7 @@ class LocalAxes:
     words: frozenset[str]
 
     @classmethod
-    def of(cls, term: LocalTerm, vocabulary: TargetVocabulary) -> LocalAxes:
+    def of(cls, term: LocalTerm, vocabulary: TargetVocabulary, words: Mapping[str, str] = ALL) -> LocalAxes:
         systems = vocabulary.systems_in(" ".join(filter(None, (term.display, term.specimen))))
         order_systems = vocabulary.systems_in(term.category)
         props = unit_properties(term.units)
@@ -91,7 +93,7 @@ class LocalAxes:
         context = " ".join(filter(None, (term.display, term.specimen, term.category, term.extra.get("method"),
                                          term.extra.get("device"))))
         timing = local_timing(" ".join(filter(None, (term.display, term.specimen, term.category))))
-        return cls(props, systems, order_systems, scale, timing, frozenset(tokens(expand(context))))
+        return cls(props, systems, order_systems, scale, timing, frozenset(tokens(expand(context, words))))
 
 
 def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabulary, names: NameScores,
