@@ -123,3 +123,41 @@ def test_a_shortening_keeps_the_first_letter_and_the_order_of_letters(short: str
 def test_any_names_derive_without_error(names: list[tuple[str, str]]) -> None:
     table = derive(Candidate(str(n), display, (other,) if other else ()) for n, (display, other) in enumerate(names))
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in table.items())
+
+
+# Red-cell antigens and the antibodies against them, as LOINC names them (E Ag / E Ab, Fy sup(a) Ag / Ab), with other
+# analytes the release also names as an antigen and an antibody: the kinds of analyte the index learns; the genuine
+# release's synonyms teach that "Ag" is an antigen and "Ab" an antibody
+RED_CELL = [
+    Candidate("1159-3", "Fy sup(a) Ag [Presence] on Red Blood Cells"),
+    Candidate("1155-1", "Fy sup(a) Ab [Presence] in Serum or Plasma"),
+    Candidate("1168-4", "Jk sup(a) Ag [Presence] on Red Blood Cells"),
+    Candidate("1164-3", "Jk sup(a) Ab [Presence] in Serum or Plasma"),
+    Candidate("1137-9", "E Ag [Presence] on Red Blood Cells"),
+    Candidate("1134-6", "E Ab [Presence] in Serum or Plasma"),
+    Candidate("5196-1", "Hepatitis B virus surface Ag [Presence] in Serum or Plasma by Immunoassay"),
+    Candidate("10900-9", "Hepatitis B virus surface Ab [Presence] in Serum by Immunoassay"),
+]
+
+
+@pytest.fixture(scope="module")
+def red_cell(release: list[Candidate]) -> TargetIndex:
+    return TargetIndex.from_candidates([*release, *RED_CELL])
+
+
+def test_an_antigen_typing_order_steers_an_inline_superscript_to_the_antigen(red_cell: TargetIndex) -> None:
+    best = red_cell.suggest(LocalTerm("FYA", "Fya", category="Fya/Fyb RBC Antigen Typing"))[0]
+    assert best.target_code == "1159-3"
+    assert "analyte ag" in best.explanation
+
+
+def test_an_antibody_stated_by_the_name_conflicts_with_the_antigen(red_cell: TargetIndex) -> None:
+    codes = [s.target_code for s in red_cell.suggest(LocalTerm("JKA", "Jka antibody", specimen="serum"), top=50)]
+    assert codes.index("1164-3") < codes.index("1168-4")
+    antigen = red_cell.suggest(LocalTerm("JKA", "Jka antibody", specimen="serum"), top=50)[codes.index("1168-4")]
+    assert "analyte conflict ag" in antigen.explanation
+
+
+def test_kinds_of_analyte_are_the_heads_the_release_puts_after_several_analytes(red_cell: TargetIndex) -> None:
+    assert {"ag", "ab"} <= set(red_cell._kinds)
+    assert "antig" in red_cell._kinds["ag"]  # a local "Antigen" states it

@@ -78,3 +78,6 @@ def test_unknown_units_say_nothing() -> None:
     assert unit_properties("widgets") == frozenset()
     assert unit_properties(None) == frozenset()
 
+
+def test_a_loinc_superscript_meets_the_inline_spelling() -> None:
+    assert canonical("Fy sup(a) Ag") == canonical("Fya Ag")

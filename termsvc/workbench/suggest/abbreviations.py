@@ -55,6 +55,8 @@ PHRASES: Final[list[tuple[tuple[str, ...], re.Pattern[str], str]]] = [
     (("syncytial",), re.compile(r"\brespiratory syncytial virus\b"), "rsv respiratory syncytial virus"),
     (("flu ",), re.compile(r"\bflu ([ab])\b"), r"influenza \1"),
     (("a1c",), re.compile(r"\bhemoglobin a1c\b|\bhb a1c\b"), "hemoglobin a1c"),
+    # LOINC writes a superscript as sup(x) ("Fy sup(a) Ag", "Jk sup(b)"); laboratories write it inline ("Fya")
+    (("sup ",), re.compile(r"\b([a-z]+) sup ([a-z0-9]+)\b"), r"\1\2"),
 ]
 # Words vendors add to test names that say nothing about the test ("SARS-CoV-2 Result Interpretation").
 NOISE: Final[frozenset[str]] = frozenset({"result", "results", "test", "assay", "report", "final", "interpretation",

@@ -21,6 +21,7 @@ from termsvc.workbench.suggest.features import (
     LocalAxes,
     NameScores,
     TargetAxes,
+    kinds_of,
     pair_features,
 )
 from termsvc.workbench.suggest.learned import RankModel
@@ -82,6 +83,7 @@ class TargetIndex:
         self._ngrams = NgramIndex(self._names, [expand(n, self._table) for n in local_names])
         self.vocabulary = TargetVocabulary.of(self.candidates)
         self._axes = [TargetAxes.of(c, self.vocabulary, self._table) for c in self.candidates]
+        self._kinds = kinds_of(self._axes, self._table)
         self._synonyms: frozenset[str] = frozenset()
         self._model = model  # None: the shipped model, read when first needed (training needs none)
         self.corpus = corpus if corpus is not None else MappingCorpus(())
@@ -205,12 +207,13 @@ class TargetIndex:
         query = expand(without_noise(canonical(term.display)), self._table)
         query_words = frozenset(tokens(query))
         shortlist, approved, neighbours = self._shortlist(query, term.display, self._allowed(filters), evidence)
-        local = LocalAxes.of(term, self.vocabulary, self._table)
+        local = LocalAxes.of(term, self.vocabulary, self._table, self._kinds)
         indices: list[int] = []
         rows: list[list[float]] = []
         reasons: list[list[str]] = []
         for index, measured in self._name_measures(query, query_words, shortlist).items():
-            values, why = pair_features(local, self._axes[index], self.vocabulary, measured, neighbours.get(index))
+            values, why = pair_features(local, self._axes[index], self.vocabulary, measured, neighbours.get(index),
+                                        self._kinds)
             indices.append(index)
             rows.append(values)
             reasons.append([f"name {measured.token_set:.2f}", *why])
