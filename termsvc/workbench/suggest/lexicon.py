@@ -202,7 +202,10 @@ def derive(candidates: Iterable[Candidate]) -> dict[str, str]:
     for candidate in every[::step]:
         # every long name says which words LOINC spells out, also where it is a term's only name
         tally.in_long_names.update(set(_words(candidate.display)))
-    return {**_synonyms(tally), **_abbreviations(tally)}
+    derived = {**_synonyms(tally), **_abbreviations(tally)}
+    for cache in (_words, _initialisms, shortens):  # a build's working memory, not the index's (100s of MB)
+        cache.cache_clear()
+    return derived
 
 
 def merged(derived: Mapping[str, str], curated: Mapping[str, str]) -> dict[str, str]:
