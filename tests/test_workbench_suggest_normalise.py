@@ -58,8 +58,9 @@ def test_abbreviation_with_dots_is_expanded() -> None:
 
 
 def test_unit_after_a_number_is_not_an_abbreviation() -> None:
-    assert "magnesium" not in expand("metoprolol 25 mg")
-    assert "magnesium" in expand("Mg serum")
+    table = {"mg": "magnesium"}
+    assert "magnesium" not in expand("metoprolol 25 mg", table)
+    assert "magnesium" in expand("Mg serum", table)
 
 
 def test_spellings_of_one_virus_meet() -> None:
@@ -76,3 +77,7 @@ def test_units_give_the_loinc_property(units: str, prop: str) -> None:
 def test_unknown_units_say_nothing() -> None:
     assert unit_properties("widgets") == frozenset()
     assert unit_properties(None) == frozenset()
+
+
+def test_a_loinc_superscript_meets_the_inline_spelling() -> None:
+    assert canonical("Fy sup(a) Ag") == canonical("Fya Ag")

@@ -143,3 +143,9 @@ def test_a_specimen_the_release_only_names_within_an_or_system_finds_that_system
                                       Candidate("2828-2", "Potassium [Moles/volume] in Urine")])
     assert vocabulary.systems_in("serum") == {"serum or plasma"}
     assert vocabulary.systems_in("potassium") == set()
+
+
+def test_a_system_listed_with_commas_is_one_system() -> None:
+    assert split_long_name("SARS-CoV-2 (COVID-19) IgG Ab [Presence] in Serum, Plasma or Blood by Rapid immunoassay")[
+        2] == "serum, plasma or blood"
+    assert split_long_name("Hemoglobin [Mass/volume] in Blood, venous")[2] == "blood"

@@ -5,13 +5,17 @@ learns how much each is worth (learned.py), and the explanation names the axes t
 from __future__ import annotations
 
 import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from termsvc.workbench.suggest.abbreviations import ALL
 from termsvc.workbench.suggest.axes import scale_hint
 from termsvc.workbench.suggest.model import Candidate, LocalTerm
 from termsvc.workbench.suggest.neighbours import Neighbourhood
-from termsvc.workbench.suggest.normalise import expand, fold, tokens, without_noise
+from termsvc.workbench.suggest.normalise import canonical, expand, fold, tokens, without_noise
 from termsvc.workbench.suggest.units import unit_properties
 from termsvc.workbench.suggest.vocabulary import (
     TargetVocabulary,
@@ -35,7 +39,12 @@ FEATURES: Final[tuple[str, ...]] = (
     "scale_stated", "scale_agree", "scale_conflict", "method_overlap", "cand_has_method",
     "timing_agree", "timing_conflict", "rank", "ranked", "discouraged",
     "neighbour_best", "neighbour_weight",
+    "kind_stated", "kind_agree", "kind_conflict",
 )
+# a component's head word is a kind of analyte ("Ag", "Ab", "RNA", "gene") when the release puts it after this many
+# analytes that it also names with another head: LOINC's own naming, read from the loaded names
+KIND_ANALYTES: Final = 3
+_SUB_PART: Final = re.compile(r"(?<!sup)\([^)]*\)|\.[A-Za-z].*$")  # not a superscript: "Fy sup(a)"
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,11 @@ class TargetAxes:
     method_words: frozenset[str]
     rank: int
     discouraged: bool
+    head: str | None  # the component's last word when it names a kind of analyte (kinds_of): "ag", "rna", ...
+    analyte: str | None  # the words before it
 
     @classmethod
-    def of(cls, candidate: Candidate, vocabulary: TargetVocabulary) -> TargetAxes:
+    def of(cls, candidate: Candidate, vocabulary: TargetVocabulary, words: Mapping[str, str] = ALL) -> TargetAxes:
         component, word, phrase, timing, method = split_long_name(candidate.display)
         component = candidate.first("COMPONENT") or component
         prop = vocabulary.property_of(candidate, word, component)
@@ -61,13 +72,14 @@ class TargetAxes:
             None if prop is None else "Ord" if relation(prop) in _ORDINAL_RELATIONS else "Qn")
         method = candidate.first("METHOD_TYP") or method
         rank_text = candidate.first("COMMON_TEST_RANK") or "0"
-        expanded = expand(component)
+        expanded = expand(component, words)
+        head, analyte = component_head(component)
         # the component's own words (not their expansions): what a local name would have to say to ask for them
         return cls(expanded, frozenset(tokens(without_noise(fold(component)), folded=True)), prop,
                    vocabulary.system_phrase(candidate, phrase), timing, scale,
-                   frozenset(tokens(expand(method))) if method else frozenset(),
+                   frozenset(tokens(expand(method, words))) if method else frozenset(),
                    int(rank_text) if rank_text.isdecimal() else 0,
-                   (candidate.first("STATUS") or "").upper() == "DISCOURAGED")
+                   (candidate.first("STATUS") or "").upper() == "DISCOURAGED", head, analyte)
 
 
 @dataclass(frozen=True)
@@ -80,9 +92,11 @@ class LocalAxes:
     scale: str | None
     timing: str | None
     words: frozenset[str]
+    kinds: frozenset[str]  # kinds of analyte the name or its order states ("antigen" in "RBC Antigen Typing": ag)
 
     @classmethod
-    def of(cls, term: LocalTerm, vocabulary: TargetVocabulary) -> LocalAxes:
+    def of(cls, term: LocalTerm, vocabulary: TargetVocabulary, words: Mapping[str, str] = ALL,
+           kinds: Mapping[str, frozenset[str]] | None = None) -> LocalAxes:
         systems = vocabulary.systems_in(" ".join(filter(None, (term.display, term.specimen))))
         order_systems = vocabulary.systems_in(term.category)
         props = unit_properties(term.units)
@@ -91,11 +105,43 @@ class LocalAxes:
         context = " ".join(filter(None, (term.display, term.specimen, term.category, term.extra.get("method"),
                                          term.extra.get("device"))))
         timing = local_timing(" ".join(filter(None, (term.display, term.specimen, term.category))))
-        return cls(props, systems, order_systems, scale, timing, frozenset(tokens(expand(context))))
+        said = frozenset(tokens(expand(" ".join(filter(None, (term.display, term.category))), words)))
+        stems = {_kind_stem(w) for w in said}
+        stated = frozenset(k for k, marks in (kinds or {}).items() if marks & stems)
+        return cls(props, systems, order_systems, scale, timing, frozenset(tokens(expand(context, words))), stated)
+
+
+def component_head(component: str) -> tuple[str | None, str | None]:
+    """(last word, the words before it) of a component's first part, sub-parts and parentheses dropped:
+    "SARS-CoV-2 (COVID-19) Ag" -> ("ag", "sars-cov-2"), "Fy sup(a) Ab.IgG" -> ("ab", "fya")."""
+    words = canonical(_SUB_PART.sub(" ", component)).split()
+    return (words[-1], " ".join(words[:-1])) if len(words) >= 2 else (None, None)
+
+
+def _kind_stem(word: str) -> str:
+    return word[:5]  # antigen meets antigens, antibody antibodies
+
+
+def kinds_of(axes: Iterable[TargetAxes], words: Mapping[str, str]) -> dict[str, frozenset[str]]:
+    """Kinds of analyte the release names ("ag": antigen, "ab": antibody, "rna", "gene"): head words that follow
+    many analytes the release also names with another head (SARS-CoV-2 Ag, RNA and Ab; E Ag and E Ab). Each maps
+    to the stems a local text marks it with: itself and what it stands for."""
+    heads: defaultdict[str, set[str]] = defaultdict(set)
+    for axis in axes:
+        if axis.head and axis.analyte and axis.prop:  # measured terms only: not "XR Knee AP and lateral"
+            heads[axis.analyte].add(axis.head)
+    shared: defaultdict[str, int] = defaultdict(int)
+    for seen in heads.values():
+        if len(seen) >= 2:
+            for head in seen:
+                shared[head] += 1
+    return {head: frozenset(_kind_stem(w) for w in {head, *tokens(words.get(head, ""))} if len(w) >= 2)
+            for head, count in shared.items() if count >= KIND_ANALYTES}
 
 
 def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabulary, names: NameScores,
-                  neighbour: Neighbourhood | None) -> tuple[list[float], list[str]]:
+                  neighbour: Neighbourhood | None,
+                  kinds: Mapping[str, frozenset[str]] | None = None) -> tuple[list[float], list[str]]:
     """The feature vector (in FEATURES order) and the reviewer's reasons."""
     reasons: list[str] = []
     prop_exact = prop_relation = prop_conflict = 0.0
@@ -134,6 +180,13 @@ def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabu
     rank = max(0.0, 1.0 - math.log(target.rank) / _RANK_SPAN) if target.rank > 0 else 0.0
     if neighbour is not None:
         reasons.append(f"mapped elsewhere ({neighbour.best:.2f})")
+    kind = target.head if target.head in (kinds or {}) else None
+    kind_agree = float(bool(kind and kind in local.kinds))
+    kind_conflict = float(bool(kind and local.kinds and kind not in local.kinds))
+    if kind_agree:
+        reasons.append(f"analyte {kind}")
+    elif kind_conflict:
+        reasons.append(f"analyte conflict {kind}")
     values = [
         names.ngram, names.token_set, names.wratio, names.component_token_set,
         names.component_wratio, names.query_coverage, names.component_coverage, float(names.unasked),
@@ -147,6 +200,7 @@ def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabu
         float(local.scale is not None), scale_agree, scale_conflict, method_overlap, float(bool(target.method_words)),
         timing_agree, timing_conflict, rank, float(target.rank > 0), float(target.discouraged),
         neighbour.best if neighbour else 0.0, min(5.0, neighbour.weight) if neighbour else 0.0,
+        float(bool(local.kinds)), kind_agree, kind_conflict,
     ]
     return values, reasons
 

@@ -66,16 +66,38 @@ def without_noise(text: str) -> str:
     return " ".join(kept) if kept else text
 
 
+class Words(dict[str, str]):
+    """An expansion table whose keys may be phrases of up to `longest` words ("growth hormone")."""
+
+    def __init__(self, entries: Mapping[str, str]) -> None:
+        super().__init__(entries)
+        self.longest = max((key.count(" ") + 1 for key in self), default=1)
+
+
 def expand(text: str, table: Mapping[str, str] = ALL, *, folded: bool = False) -> str:
-    """The canonical text with each known abbreviation followed by its long form. A word right after a number is
-    a unit ("25 mg" is milligrams, not magnesium), so it is not expanded."""
+    """The canonical text with each known abbreviation (or phrase of a Words table) followed by its long form. A
+    word right after a number is a unit ("25 mg" is milligrams, not magnesium), so it is not expanded."""
     out: list[str] = []
     previous = ""
-    for word in canonical(text, folded=folded).split():
-        out.append(word)
-        bare = word.strip("-/")
-        long_form = table.get(bare)
-        if long_form and long_form != bare and not _NUMBER.match(previous):
-            out.append(long_form)
-        previous = word
+    words = canonical(text, folded=folded).split()
+    longest = getattr(table, "longest", 1)
+    at = 0
+    while at < len(words):
+        word = words[at]
+        for size in range(min(longest, len(words) - at), 1, -1):
+            long_form = table.get(" ".join(w.strip("-/") for w in words[at: at + size]))
+            if long_form:
+                out.extend(words[at: at + size])
+                out.append(long_form)
+                previous = words[at + size - 1]
+                at += size
+                break
+        else:
+            out.append(word)
+            bare = word.strip("-/")
+            long_form = table.get(bare)
+            if long_form and long_form != bare and not _NUMBER.match(previous):
+                out.append(long_form)
+            previous = word
+            at += 1
     return " ".join(out)

@@ -16,12 +16,28 @@ from rapidfuzz import fuzz, process
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import drugs
 from termsvc.workbench.suggest.abbreviations import DRUG, LAB
-from termsvc.workbench.suggest.features import FEATURES, LocalAxes, NameScores, TargetAxes, pair_features
+from termsvc.workbench.suggest.features import (
+    FEATURES,
+    LocalAxes,
+    NameScores,
+    TargetAxes,
+    kinds_of,
+    pair_features,
+)
 from termsvc.workbench.suggest.learned import RankModel
+from termsvc.workbench.suggest.lexicon import derive, merged
 from termsvc.workbench.suggest.model import Candidate, LocalTerm, Suggestion
 from termsvc.workbench.suggest.neighbours import MappingCorpus, Neighbourhood
 from termsvc.workbench.suggest.ngram import NgramIndex
-from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, tokens, without_noise
+from termsvc.workbench.suggest.normalise import (
+    Words,
+    canonical,
+    evidence_key,
+    expand,
+    fold,
+    tokens,
+    without_noise,
+)
 from termsvc.workbench.suggest.vocabulary import TargetVocabulary
 
 SHORTLIST = 150
@@ -47,7 +63,8 @@ class TargetIndex:
         if drug is None:
             drug = any("TTY" in c.properties for c in self.candidates[:1000])
         self.drug = drug
-        self._table = {**LAB, **DRUG} if drug else {**DRUG, **LAB}
+        # a laboratory release teaches its own words (lexicon.py); drug names keep the pharmacy table
+        self._table: Mapping[str, str] = {**LAB, **DRUG} if drug else Words(merged(derive(self.candidates), LAB))
         self._names: list[list[str]] = []
         self._words: list[frozenset[str]] = []
         for c in self.candidates:
@@ -65,7 +82,8 @@ class TargetIndex:
             self._words.append(frozenset(words))
         self._ngrams = NgramIndex(self._names, [expand(n, self._table) for n in local_names])
         self.vocabulary = TargetVocabulary.of(self.candidates)
-        self._axes = [TargetAxes.of(c, self.vocabulary) for c in self.candidates]
+        self._axes = [TargetAxes.of(c, self.vocabulary, self._table) for c in self.candidates]
+        self._kinds = kinds_of(self._axes, self._table)
         self._synonyms: frozenset[str] = frozenset()
         self._model = model  # None: the shipped model, read when first needed (training needs none)
         self.corpus = corpus if corpus is not None else MappingCorpus(())
@@ -189,12 +207,13 @@ class TargetIndex:
         query = expand(without_noise(canonical(term.display)), self._table)
         query_words = frozenset(tokens(query))
         shortlist, approved, neighbours = self._shortlist(query, term.display, self._allowed(filters), evidence)
-        local = LocalAxes.of(term, self.vocabulary)
+        local = LocalAxes.of(term, self.vocabulary, self._table, self._kinds)
         indices: list[int] = []
         rows: list[list[float]] = []
         reasons: list[list[str]] = []
         for index, measured in self._name_measures(query, query_words, shortlist).items():
-            values, why = pair_features(local, self._axes[index], self.vocabulary, measured, neighbours.get(index))
+            values, why = pair_features(local, self._axes[index], self.vocabulary, measured, neighbours.get(index),
+                                        self._kinds)
             indices.append(index)
             rows.append(values)
             reasons.append([f"name {measured.token_set:.2f}", *why])

@@ -65,7 +65,9 @@ _BRACKET: Final = re.compile(r"\[([^\]]+)\]")
 _AFTER_BRACKET: Final = re.compile(r"\]\s+(?:in|of|on)\s+(.+)$")
 _LAST_IN: Final = re.compile(r".*\s(?:in|of)\s+(.+)$")
 _BY: Final = re.compile(r"\s+by\s+(.+)$")
-_TAIL: Final = re.compile(r"\s*(?:--.*|\(.*|,.*)$")
+# what follows the system: a challenge or timing note ("--baseline"), a parenthesis, or a comma that does not start
+# the rest of a list of systems ("Serum, Plasma or Blood" is one system, LOINC's Ser/Plas/Bld)
+_TAIL: Final = re.compile(r"\s*(?:--.*|\(.*|,(?![^,()]*\sor\s).*)$")
 _TIMING: Final = re.compile(r"^(\d+ hours?|\d+ minutes?|unspecified time|\d+ days?)\s+", re.IGNORECASE)
 _LOCAL_TIMING: Final = re.compile(r"\b(\d+)\s*-?\s*(?:hour|hours|hr|hrs|h)\b")
 
