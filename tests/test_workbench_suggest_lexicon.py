@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex
-from termsvc.workbench.suggest.abbreviations import LAB_RESIDUE
+from termsvc.workbench.suggest.abbreviations import LAB_ATTESTED, LAB_RESIDUE
 from termsvc.workbench.suggest.lexicon import derive, merged, shortens
 from termsvc.workbench.suggest.normalise import Words, expand, fold
 
@@ -83,6 +83,18 @@ def test_no_curated_word_repeats_what_the_release_teaches(words: dict[str, str])
 def test_a_curated_reading_adds_to_the_release_reading_of_the_same_word() -> None:
     assert merged({"pcr": "polymerase chain reaction"}, {"pcr": "nucleic acid amplification"}) == {
         "pcr": "polymerase chain reaction nucleic acid amplification"}
+
+
+def test_written_out_readings_and_the_residue_never_name_the_same_word() -> None:
+    assert not set(LAB_ATTESTED) & set(LAB_RESIDUE)
+
+
+def test_a_written_out_reading_is_kept_beside_what_the_release_teaches(words: dict[str, str]) -> None:
+    both = merged(words, LAB_ATTESTED)
+    for word, long in LAB_ATTESTED.items():
+        assert long in both[word]
+        if word in words:
+            assert words[word] in both[word]
 
 
 def test_every_curated_word_gives_its_reason() -> None:

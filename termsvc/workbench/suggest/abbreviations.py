@@ -27,6 +27,48 @@ LAB_RESIDUE: Final[dict[str, tuple[str, str]]] = {
 }
 LAB: Final[dict[str, str]] = {word: long for word, (long, _) in LAB_RESIDUE.items()}
 
+# Readings LOINC itself records for laboratory abbreviations (SHORTNAME, RELATEDNAMES2, DisplayName and the part
+# names of a full release: "WBC", "Hgb", "K", "BUN", "TSH", ...), written out for the releases that do not carry
+# them: a subset, or terms known only by their long common names (most codes of a FHIR package's value sets). Used
+# below what the loaded release teaches, never instead of it: where both read a word, both readings are kept.
+LAB_ATTESTED: Final[dict[str, str]] = {
+    "k": "potassium", "na": "sodium", "cl": "chloride", "ca": "calcium", "mg": "magnesium", "phos": "phosphate",
+    "co2": "carbon dioxide", "hco3": "bicarbonate", "bicarb": "bicarbonate", "gluc": "glucose", "glu": "glucose",
+    "hgb": "hemoglobin", "hb": "hemoglobin", "hct": "hematocrit", "wbc": "leukocytes white blood cell",
+    "rbc": "erythrocytes red blood cell", "plt": "platelets", "plts": "platelets", "bun": "urea nitrogen",
+    "creat": "creatinine", "cr": "creatinine", "tsh": "thyrotropin thyroid stimulating hormone",
+    "alt": "alanine aminotransferase", "sgpt": "alanine aminotransferase", "ast": "aspartate aminotransferase",
+    "sgot": "aspartate aminotransferase", "alp": "alkaline phosphatase", "alk": "alkaline",
+    "ldl": "ldl cholesterol low density lipoprotein", "hdl": "hdl cholesterol high density lipoprotein",
+    "chol": "cholesterol", "trig": "triglyceride", "tg": "triglyceride", "a1c": "hemoglobin a1c",
+    "pt": "prothrombin time", "inr": "inr coagulation", "ptt": "partial thromboplastin time",
+    "aptt": "activated partial thromboplastin time", "ck": "creatine kinase", "cpk": "creatine kinase",
+    "ldh": "lactate dehydrogenase", "ld": "lactate dehydrogenase", "ggt": "gamma glutamyl transferase",
+    "t4": "thyroxine", "ft4": "free thyroxine", "t3": "triiodothyronine", "ft3": "free triiodothyronine",
+    "psa": "prostate specific antigen", "crp": "c reactive protein", "hscrp": "c reactive protein high sensitivity",
+    "esr": "erythrocyte sedimentation rate", "mcv": "erythrocyte mean corpuscular volume",
+    "mch": "erythrocyte mean corpuscular hemoglobin",
+    "mchc": "erythrocyte mean corpuscular hemoglobin concentration", "rdw": "erythrocyte distribution width",
+    "mpv": "platelet mean volume", "bili": "bilirubin", "alb": "albumin", "tp": "protein total", "prot": "protein",
+    "ua": "urinalysis", "uric": "urate", "fe": "iron", "tibc": "iron binding capacity", "ferr": "ferritin",
+    "b12": "cobalamin vitamin b12", "vit": "vitamin", "hiv": "human immunodeficiency virus",
+    "hcv": "hepatitis c virus", "hbv": "hepatitis b virus", "hbsag": "hepatitis b virus surface antigen",
+    "rsv": "respiratory syncytial virus", "flu": "influenza", "sars": "severe acute respiratory syndrome",
+    "cov": "coronavirus", "covid": "sars-cov-2", "ncov": "sars-cov-2", "ag": "antigen", "ab": "antibody",
+    "abs": "antibodies", "igg": "igg antibody", "igm": "igm antibody", "iga": "iga antibody", "rna": "rna",
+    "dna": "dna", "abo": "abo group", "rh": "rh type", "bnp": "natriuretic peptide b", "trop": "troponin",
+    "tni": "troponin i", "tnt": "troponin t", "fib": "fibrinogen", "lytes": "electrolytes", "neut": "neutrophils",
+    "lymph": "lymphocytes", "lymphs": "lymphocytes", "mono": "monocytes", "monos": "monocytes", "eos": "eosinophils",
+    "baso": "basophils", "retic": "reticulocytes", "egfr": "glomerular filtration rate",
+    "gfr": "glomerular filtration rate", "po2": "oxygen partial pressure", "pco2": "carbon dioxide partial pressure",
+    "o2": "oxygen", "sat": "saturation", "lac": "lactate", "amy": "amylase", "lip": "lipase", "mb": "mb",
+    "qn": "quantitative", "ql": "qualitative", "qual": "qualitative", "quant": "quantitative",
+    "conc": "concentration", "tot": "total", "dir": "direct", "ind": "indirect", "ser": "serum", "plas": "plasma",
+    "bld": "blood", "ur": "urine", "csf": "cerebral spinal fluid", "np": "nasopharyngeal", "nph": "nasopharynx",
+    "abg": "arterial blood gas", "vbg": "venous blood gas", "ctrl": "control", "pos": "positive", "neg": "negative",
+    "interp": "interpretation",
+}
+
 DRUG: Final[dict[str, str]] = {
     "tab": "tablet", "tabs": "tablet", "tb": "tablet", "cap": "capsule", "caps": "capsule",
     "inj": "injection injectable", "injection": "injection injectable", "soln": "solution", "sol": "solution",

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import drugs
-from termsvc.workbench.suggest.abbreviations import DRUG, LAB
+from termsvc.workbench.suggest.abbreviations import DRUG, LAB, LAB_ATTESTED
 from termsvc.workbench.suggest.features import (
     FEATURES,
     LocalAxes,
@@ -63,8 +63,9 @@ class TargetIndex:
         if drug is None:
             drug = any("TTY" in c.properties for c in self.candidates[:1000])
         self.drug = drug
-        # a laboratory release teaches its own words (lexicon.py); drug names keep the pharmacy table
-        self._table: Mapping[str, str] = {**LAB, **DRUG} if drug else Words(merged(derive(self.candidates), LAB))
+        # a laboratory release teaches its own words (lexicon.py), with LOINC's readings written out for releases
+        # that do not carry them (abbreviations.LAB_ATTESTED); drug names keep the pharmacy table
+        self._table: Mapping[str, str] = {**LAB, **DRUG} if drug else Words(merged(merged(derive(self.candidates), LAB_ATTESTED), LAB))
         self._names: list[list[str]] = []
         self._words: list[frozenset[str]] = []
         for c in self.candidates:
