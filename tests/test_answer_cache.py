@@ -111,6 +111,14 @@ def test_the_format_asked_for_is_part_of_the_key(client: TestClient) -> None:
     assert xml.text.lstrip().startswith("<")
 
 
+def test_a_browser_origin_is_part_of_the_key(client: TestClient) -> None:
+    params = {"system": CS_URL, "code": "red"}
+    for _ in range(2):
+        assert "access-control-allow-origin" not in client.get(LOOKUP, params=params).headers
+    from_browser = client.get(LOOKUP, params=params, headers={"Origin": "https://app.example.org"})
+    assert from_browser.headers["access-control-allow-origin"] == "*"
+
+
 def test_a_posted_body_is_part_of_the_key(client: TestClient) -> None:
     def validate(code: str) -> bool:
         body = {"resourceType": "Parameters", "parameter": [

@@ -2,9 +2,9 @@
 BaseHTTPMiddleware): a request id, one JSON access-log line and the Prometheus request metrics per request
 (`RequestContext`); ETag / If-None-Match on reads (`ConditionalGet`); CORS and gzip are Starlette's own.
 
-Order, outermost first: RequestContext (sees every answer, even a CORS refusal), CORS (answers preflights),
-CachedAnswers (termsvc.api.answer_cache: operation answers sent again as they were), GZip, ConditionalGet
-(hashes the uncompressed body), then the application."""
+Order, outermost first: RequestContext (sees every answer, even a CORS refusal), CachedAnswers
+(termsvc.api.answer_cache: operation answers sent again as they were), CORS (answers preflights), GZip,
+ConditionalGet (hashes the uncompressed body), then the application."""
 
 from __future__ import annotations
 
@@ -38,15 +38,15 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(ConditionalGet)
     if settings.gzip_minimum_bytes > 0:
         app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
-    if settings.answer_cache_bytes > 0 and not settings.auth_required_for_reads:
-        # outside gzip and the ETag (it keeps the bytes as sent), inside CORS and the request context (those
-        # add their headers and count the request on every answer, kept or not)
-        app.add_middleware(CachedAnswers, watch=app.state.generation_watch, max_bytes=settings.answer_cache_bytes)
     origins = settings.cors_origin_list()
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["*"], max_age=3600,
                            expose_headers=["ETag", "Location", "Content-Location", "Last-Modified", "X-Request-Id"])
+    if settings.answer_cache_bytes > 0 and not settings.auth_required_for_reads:
+        # outside gzip, the ETag and CORS (it keeps the bytes as sent: the request's Origin is part of its key),
+        # inside the request context (ids, logs and metrics for every answer, kept or not)
+        app.add_middleware(CachedAnswers, watch=app.state.generation_watch, max_bytes=settings.answer_cache_bytes)
     app.add_middleware(RequestContext, access_log=settings.access_log)
 
 
