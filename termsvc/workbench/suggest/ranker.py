@@ -298,9 +298,13 @@ class TargetIndex:
         names: the reviewer's search key), no context."""
         self._synonyms = frozenset(tokens(text))
         try:
-            return self._rank(text, top, None, None, None)
+            matching = {self.candidates[i].code for i in self._by_synonym(self._synonyms)}
+            found = self._rank(text, SHORTLIST + len(matching), None, None, None)  # all it scored
         finally:
             self._synonyms = frozenset()
+        # a reviewer's search asks for terms that carry every word searched for, in a name or a synonym: those come
+        # first, however the model scores the rest of their names
+        return sorted(found, key=lambda s: s.target_code not in matching)[:top]
 
     def _by_synonym(self, words: frozenset[str], limit: int = SHORTLIST) -> list[int]:
         """Candidates with every searched word among their names' and synonyms' words (one pass over the words
