@@ -217,8 +217,10 @@ def serve(
     os.environ["TERMSVC_DATABASE_URL"] = settings.database_url
     console.print(f"serving FHIR R4 at http://{settings.host}:{settings.port}/fhir "
                   f"(store: {settings.database_url})")
+    # proxy_headers off: which proxies to believe is TERMSVC_TRUSTED_PROXIES' decision, judged by the proxy's own
+    # address (uvicorn's middleware, trusting 127.0.0.1, put the forwarded client address in its place)
     uvicorn.run("termsvc.api.asgi:app", host=settings.host, port=settings.port, workers=workers,
-                log_level="warning", access_log=False, http="httptools", loop=_LOOP)
+                log_level="warning", access_log=False, http="httptools", loop=_LOOP, proxy_headers=False)
 
 
 demo.register(app)

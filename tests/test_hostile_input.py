@@ -18,6 +18,7 @@ from termsvc.auth.audit import KEPT_BACK
 from termsvc.settings import Settings
 from termsvc.store.loadrun import load_run
 from tests.live_server import live_server
+from tests.server_support import serving
 from tests.test_auth import AUDIENCE, ISSUER, _jwt, jwks_url  # noqa: F401 (jwks_url is a fixture)
 
 SYSTEM = "http://example.org/cs/numbers"
@@ -287,6 +288,18 @@ def test_a_trusted_proxy_names_the_public_base(engine: Engine, store_url: str) -
         assert bundle.json()["entry"][0]["fullUrl"] == "https://tx.example.org/api/fhir/ValueSet/numbers"
         spoofed = client.get("/fhir/ValueSet", headers={"X-Forwarded-Host": "evil.example/x?"})
         assert "evil.example" not in spoofed.json()["entry"][0]["fullUrl"]
+
+
+@pytest.mark.postgres
+def test_a_proxy_on_the_same_host_is_judged_by_its_own_address(engine: Engine, store_url: str) -> None:
+    """`termsvc serve` behind a proxy on 127.0.0.1: the proxy's address is what TERMSVC_TRUSTED_PROXIES names, not
+    the client address the proxy forwards (uvicorn's own proxy-headers middleware put that in its place)."""
+    _load(engine)
+    with serving(store_url, via_cli=True, TERMSVC_TRUSTED_PROXIES="127.0.0.1") as base:
+        bundle = httpx.get(f"{base}/fhir/ValueSet", headers={
+            "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "tx.example.org", "X-Forwarded-Proto": "https"})
+        entries = bundle.json()["entry"]
+        assert entries and all(e["fullUrl"].startswith("https://tx.example.org/fhir/ValueSet/") for e in entries)
 
 
 @pytest.mark.postgres
