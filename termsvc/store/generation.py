@@ -54,15 +54,29 @@ def current(conn: Connection) -> Generation | None:
         return None
     if value == _UNREAD:
         row = conn.execute(_READ).one()
-        # the URL too: a store file copied elsewhere keeps its id but goes its own way
-        value = conn.info[_KEY] = Generation(f"{conn.engine.url}#{row[0]}", int(row[1]))
+        value = conn.info[_KEY] = _of(conn.engine.url, row)
     return value  # type: ignore[no-any-return]
 
 
+def _of(url: Any, row: Any) -> Generation:
+    # the URL too: a store file copied elsewhere keeps its id but goes its own way
+    return Generation(f"{url}#{row[0]}", int(row[1]))
+
+
+def _own_sqlite_connection(engine: Engine) -> Any:
+    """A sqlite3 connection outside the pool (never returned to it nor reset by it), in autocommit."""
+    proxied = engine.raw_connection()
+    driver: Any = proxied.driver_connection
+    proxied.detach()
+    driver.isolation_level = None  # no implicit BEGIN
+    return driver
+
+
 class Reader:
-    """Reads the generation on a connection of its own, outside the pool and in autocommit: one round trip
-    (a pooled checkout costs a BEGIN and a ROLLBACK around the SELECT, and SQLAlchemy's bookkeeping, several
-    times the statement itself). For one thread at a time (termsvc.api.answer_cache gives it one)."""
+    """SQLite: reads the generation on a connection of its own, outside the pool and in autocommit, waiting out a
+    busy store (what SqliteProbe does not); one round trip, where a pooled checkout costs a BEGIN and a ROLLBACK
+    around the SELECT and SQLAlchemy's bookkeeping. For one thread at a time (termsvc.api.answer_cache gives it
+    one). PostgreSQL is read by AsyncReader."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -74,24 +88,12 @@ class Reader:
         except self._engine.dialect.loaded_dbapi.Error:
             self.close()  # a dropped connection: one more try on a new one
             row = self._fetch()
-        return Generation(f"{self._engine.url}#{row[0]}", int(row[1]))
+        return _of(self._engine.url, row)
 
     def _fetch(self) -> Any:
         if self._dbapi is None:
-            proxied = self._engine.raw_connection()
-            driver: Any = proxied.driver_connection
-            proxied.detach()  # ours until closed: never returned to the pool nor reset by it
-            if self._engine.dialect.name == "postgresql":
-                driver.autocommit = True
-            else:
-                driver.isolation_level = None  # sqlite3: no implicit BEGIN
-            self._dbapi = proxied
-        cursor = self._dbapi.cursor()
-        try:
-            cursor.execute(_READ_SQL)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
+            self._dbapi = _own_sqlite_connection(self._engine)
+        return self._dbapi.execute(_READ_SQL).fetchone()
 
     def close(self) -> None:
         dbapi, self._dbapi = self._dbapi, None
@@ -116,7 +118,7 @@ class AsyncReader:
         except (psycopg.Error, OSError):
             self.close()  # a dropped connection: one more try on a new one
             row = await self._fetch()
-        return Generation(f"{self._url}#{row[0].decode()}", int(row[1]))
+        return _of(self._url, (row[0].decode(), row[1]))
 
     async def _fetch(self) -> tuple[bytes, bytes]:
         loop = asyncio.get_running_loop()
@@ -177,16 +179,12 @@ class SqliteProbe:
 
     def read(self) -> Generation:
         if self._dbapi is None:
-            proxied = self._engine.raw_connection()
-            driver: Any = proxied.driver_connection
-            proxied.detach()
-            driver.isolation_level = None
-            driver.execute("PRAGMA busy_timeout = 0")
-            self._dbapi = driver
+            self._dbapi = _own_sqlite_connection(self._engine)
+            self._dbapi.execute("PRAGMA busy_timeout = 0")
         version = self._dbapi.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version or self._known is None:
             row = self._dbapi.execute(_READ_SQL).fetchone()
-            self._known = Generation(f"{self._engine.url}#{row[0]}", int(row[1]))
+            self._known = _of(self._engine.url, row)
             self._version = version
         return self._known
 
