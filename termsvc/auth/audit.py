@@ -175,17 +175,16 @@ class _KeptBack:
         key = uuid.uuid4().hex
         row = {**row, "event_key": key}
         spool = self._spools.get(engine)
-        try:
-            if spool is None:
-                raise LookupError
-            spool.append(key, _to_json(row))
-        except SpoolError as exc:
-            log.error("%s; the audit row of this %s attempt is kept in memory only, and lost if the process ends "
-                      "before the store's write lock is free (set TERMSVC_AUDIT_SPOOL_DIR to a writable directory)",
-                      exc, row["interaction"])
+        if spool is None:
             self._keep(engine, row)
-        except LookupError:
-            self._keep(engine, row)
+        else:
+            try:
+                spool.append(key, _to_json(row))
+            except SpoolError as exc:
+                log.error("%s; the audit row of this %s attempt is kept in memory only, and lost if the process "
+                          "ends before the store's write lock is free (set TERMSVC_AUDIT_SPOOL_DIR to a writable "
+                          "directory)", exc, row["interaction"])
+                self._keep(engine, row)
         self._wake()
 
     def _keep(self, engine: Engine, row: dict[str, Any]) -> None:
