@@ -65,7 +65,8 @@ class TargetIndex:
         self.drug = drug
         # a laboratory release teaches its own words (lexicon.py), with LOINC's readings written out for releases
         # that do not carry them (abbreviations.LAB_ATTESTED); drug names keep the pharmacy table
-        self._table: Mapping[str, str] = {**LAB, **DRUG} if drug else Words(merged(merged(derive(self.candidates), LAB_ATTESTED), LAB))
+        self._table: Mapping[str, str] = ({**LAB, **DRUG} if drug else
+                                          Words(merged(merged(derive(self.candidates), LAB_ATTESTED), LAB)))
         self._names: list[list[str]] = []
         self._words: list[frozenset[str]] = []
         for c in self.candidates:
@@ -85,7 +86,7 @@ class TargetIndex:
         self.vocabulary = TargetVocabulary.of(self.candidates)
         self._axes = [TargetAxes.of(c, self.vocabulary, self._table) for c in self.candidates]
         self._kinds = kinds_of(self._axes, self._table)
-        self._synonyms: frozenset[str] = frozenset()
+        self._synonym_hits: list[int] = []  # during a search: the candidates carrying every searched word
         self._model = model  # None: the shipped model, read when first needed (training needs none)
         self.corpus = corpus if corpus is not None else MappingCorpus(())
         self._drug_parts = [drugs.parse(c.display) for c in self.candidates] if drug else []
@@ -182,10 +183,9 @@ class TargetIndex:
         """Candidates worth measuring: the n-gram retrieval's best, the targets earlier approvals of the same local
         name chose, and the targets of close names in the mapping corpus."""
         shortlist = dict(self._ngrams.top(query, SHORTLIST, allowed))
-        if self._synonyms:
-            for found in self._by_synonym(self._synonyms):
-                if allowed is None or allowed[found]:
-                    shortlist.setdefault(found, 0.0)
+        for found in self._synonym_hits:
+            if allowed is None or allowed[found]:
+                shortlist.setdefault(found, 0.0)
         approved: dict[int, int] = {}
         for code, times in (evidence or {}).get(evidence_key(text), ()):
             chosen = self._by_code.get(code)
@@ -296,12 +296,12 @@ class TargetIndex:
     def search(self, text: str, *, top: int = 10) -> list[Suggestion]:
         """Free-text search over the targets' names and synonyms (LOINC's RELATEDNAMES2, consumer and display
         names: the reviewer's search key), no context."""
-        self._synonyms = frozenset(tokens(text))
+        self._synonym_hits = self._by_synonym(frozenset(tokens(text)))
         try:
-            matching = {self.candidates[i].code for i in self._by_synonym(self._synonyms)}
+            matching = {self.candidates[i].code for i in self._synonym_hits}
             found = self._rank(text, SHORTLIST + len(matching), None, None, None)  # all it scored
         finally:
-            self._synonyms = frozenset()
+            self._synonym_hits = []
         # a reviewer's search asks for terms that carry every word searched for, in a name or a synonym: those come
         # first, however the model scores the rest of their names
         return sorted(found, key=lambda s: s.target_code not in matching)[:top]
