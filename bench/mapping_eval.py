@@ -7,7 +7,9 @@ top-1/5/10 and MRR over the rows whose gold code is in the candidate pool, for
 each overall and per specimen group of the gold term (serum/plasma, blood, urine, CSF, other fluids, stool, ...).
 
 Usage: .venv/bin/python bench/mapping_eval.py [--data DIR] [--only livd|labcorp] [--errors N] [--engine-only]
-       [--shipped]  (score with the shipped model instead of one trained held out: optimistic, for comparison)"""
+       [--shipped]  (score with the shipped model instead of one trained held out: optimistic, for comparison)
+       [--seeds N]  (train N held-out models with different seeds and report each and their mean: near-identical
+                     models differ by several points on a small set, so a change is judged on the mean)"""
 
 from __future__ import annotations
 
@@ -99,13 +101,13 @@ def engine_ranker(pool: Sequence[Candidate], scored: Sequence[Item], others: Seq
     return rank
 
 
-def held_out_model(pool: Sequence[Candidate], train: Sequence[Item], rest: Sequence[Item]) -> RankModel:
+def held_out_model(pool: Sequence[Candidate], train: Sequence[Item], seed: int = 0) -> RankModel:
     """A model trained on `train` alone; each training source's neighbour corpus is the other training sources
-    plus nothing of the scored set, as at scoring time."""
+    plus nothing of the scored set, as at scoring time. The seed draws the synthetic items and the trees' bins."""
     known = {c.code for c in pool}
     items = [(i.term, i.gold, i.source) for i in train if i.gold in known]
-    rows = training_rows(pool, items + synthetic_items(pool, SYNTHETIC_ITEMS, seed=0))
-    return fit_model(rows)
+    rows = training_rows(pool, items + synthetic_items(pool, SYNTHETIC_ITEMS, seed=seed))
+    return fit_model(rows, seed=seed)
 
 
 def evaluate(source: str, items: Sequence[Item], pool: Sequence[Candidate], rankers: dict[str, Ranker],
@@ -147,21 +149,30 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--errors", type=int, default=0, help="print this many top-1 misses of the engine")
     parser.add_argument("--engine-only", action="store_true")
     parser.add_argument("--shipped", action="store_true", help="use the shipped model (trained on every set)")
+    parser.add_argument("--seeds", type=int, default=1, help="held-out models to train and average")
     args = parser.parse_args(list(argv) if argv is not None else None)
     pool = loinc_pool(args.data)
     items = all_items(args.data)
     for source in SOURCES if args.only is None else (args.only,):
         others = [i for s, rows in items.items() if s != source for i in rows]
-        started = time.perf_counter()
-        model = RankModel.shipped() if args.shipped else held_out_model(pool, others, items[source])
-        print(f"\n[{source}] model {'shipped' if args.shipped else 'trained on ' + ', '.join(sorted({i.source for i in others}))}"
-              f" in {time.perf_counter() - started:.1f} s")
-        rankers: dict[str, Ranker] = {}
-        if not args.engine_only:
-            rankers["token_set"] = token_set_baseline(pool)
-            rankers["usagi_tfidf"] = usagi_baseline(pool)
-        rankers["engine"] = engine_ranker(pool, items[source], others, model)
-        evaluate(source, items[source], pool, rankers, args.errors)
+        engines: list[Tally] = []
+        for seed in range(1 if args.shipped else args.seeds):
+            started = time.perf_counter()
+            model = RankModel.shipped() if args.shipped else held_out_model(pool, others, seed)
+            trained = "trained on " + ", ".join(sorted({i.source for i in others}))
+            print(f"\n[{source}] model {'shipped' if args.shipped else trained} (seed {seed}) in "
+                  f"{time.perf_counter() - started:.1f} s")
+            rankers: dict[str, Ranker] = {}
+            if not args.engine_only and seed == 0:
+                rankers["token_set"] = token_set_baseline(pool)
+                rankers["usagi_tfidf"] = usagi_baseline(pool)
+            rankers["engine"] = engine_ranker(pool, items[source], others, model)
+            engines.append(evaluate(source, items[source], pool, rankers, args.errors if seed == 0 else 0)["engine"])
+        if len(engines) > 1:
+            print(f"[{source}] engine over {len(engines)} seeds: " + "  ".join(
+                f"{label} mean {np.mean(v):.3f} (min {min(v):.3f}, max {max(v):.3f})" for label, v in (
+                    ("top1", [t.top(1) for t in engines]), ("top5", [t.top(5) for t in engines]),
+                    ("MRR", [t.rr / t.n for t in engines]))))
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
 
