@@ -4,6 +4,9 @@ LOINC candidate pool they are scored against. Shared by bench/mapping_eval.py an
 - LIVD (cdc_livd): CDC LIVD vendor analyte name + vendor specimen + result description + device model (the context
   a lab has) -> Test Performed LOINC code; one item per distinct (analyte, specimen, results, model, code) row.
 - LabCorp (labcorp): a reference lab's result name, units and order name (as the category) -> result LOINC.
+- HL7 v2 (hl7v2): other laboratories' own mappings in the ORU messages of ../shared/data/hl7v2, read by the
+  workbench's HL7 v2 importer: a dual-coded OBX-3 names a local code and the LOINC code its sender chose. Never
+  scored (34 pairs); one more corpus and training source, as any site's imported mappings would be.
 - Pool: every LOINC term with a name anywhere in ../shared/data (the LOINC subset's Loinc.csv with all its
   columns, both LIVD tables, LOINC codings in the FHIR packages, OBX-3 LN codes in the HL7 v2 messages). Most
   codes carry only a long common name there; the engine reads their axes from it."""
@@ -27,7 +30,7 @@ _TERM = re.compile(r"^\d{1,7}-\d$")
 _LOINC_AXES = ("COMPONENT", "PROPERTY", "TIME_ASPCT", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS",
                "COMMON_TEST_RANK", "STATUS")
 _LOINC_NAMES = ("SHORTNAME", "DisplayName", "CONSUMER_NAME", "RELATEDNAMES2")
-SOURCES = ("livd", "labcorp")
+SOURCES = ("livd", "labcorp")  # the sets scored; all_items also has the HL7 v2 senders' mappings
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,17 @@ def _package_names(data: Path) -> Iterator[tuple[str, str]]:
                 yield from _walk_codings(resource)
 
 
+def _add_name(names: dict[str, list[str]], code: str, name: str) -> None:
+    seen = names.setdefault(code, [])
+    if name.strip() and name.strip().lower() not in {n.lower() for n in seen}:
+        seen.append(name.strip())
+
+
 def loinc_pool(data: Path) -> list[Candidate]:
-    names: dict[str, str] = {}
+    """Every LOINC term with a name in the data: the LOINC table's terms with all their columns, then each other
+    code with the first name seen as its display and the names of other LOINC versions (LIVD tables, packages) as
+    its synonyms. A message's OBX-3 text is its sender's, not LOINC's: it names only a code nothing else names."""
+    names: dict[str, list[str]] = {}
     rich: dict[str, Candidate] = {}
     for table in sorted(data.glob("loinc/**/Loinc.csv")):
         for row in _csv_rows(table):
@@ -91,18 +103,19 @@ def loinc_pool(data: Path) -> list[Candidate]:
                                        ("Test Ordered LOINC Code", "Test Ordered LOINC Long Name")):
                 code, name = row.get(code_col, "").strip(), row.get(name_col, "").strip()
                 if _TERM.match(code) and name:
-                    names.setdefault(code, name)
+                    _add_name(names, code, name)
     for code, display in _package_names(data):
         if _TERM.match(code):
-            names.setdefault(code, display)
+            _add_name(names, code, display)
     for message in sorted(data.glob("hl7v2/**/*.hl7")):
         text = message.read_text(encoding="utf-8", errors="replace")
         for match in re.finditer(r"(?:^|\r|\n)OBX\|[^|]*\|[^|]*\|([^|^]+)\^([^|^]+)\^LN", text):
-            if _TERM.match(match.group(1)):
-                names.setdefault(match.group(1), match.group(2))
+            if _TERM.match(match.group(1)) and match.group(1) not in names:  # a sender's text: no synonym
+                names[match.group(1)] = [match.group(2)]
     pool = dict(rich)
-    for code, name in names.items():
-        pool.setdefault(code, Candidate(code, name))
+    for code, seen in names.items():
+        if code not in pool:  # the first name seen is the display; names of other LOINC versions are synonyms
+            pool[code] = Candidate(code, seen[0], tuple(seen[1:]))
     return list(pool.values())
 
 
@@ -139,8 +152,21 @@ def labcorp_items(data: Path) -> list[Item]:
     return out
 
 
+def hl7v2_items(data: Path) -> list[Item]:
+    from termsvc.workbench.import_hl7 import hl7_files, read_hl7_files
+
+    out: list[Item] = []
+    for code in read_hl7_files(hl7_files(data / "hl7v2")):
+        gold = code.extra.get("loinc_hint", "")
+        if _TERM.match(gold):
+            term = LocalTerm(code.code, code.display, units=code.units, specimen=code.specimen,
+                             category=code.category)
+            out.append(Item(term, gold, "hl7v2"))
+    return out
+
+
 def all_items(data: Path) -> dict[str, list[Item]]:
-    return {"livd": livd_items(data), "labcorp": labcorp_items(data)}
+    return {"livd": livd_items(data), "labcorp": labcorp_items(data), "hl7v2": hl7v2_items(data)}
 
 
 # Specimen groups for the per-group figures, by the words of the gold term's system (its SYSTEM value or the
