@@ -7,6 +7,7 @@ import pytest
 
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidence_key
+from termsvc.workbench.suggest.features import FEATURES
 
 
 def _loinc(code: str, name: str, prop: str, system: str, *, short: str = "", related: str = "", cls: str = "CHEM",
@@ -214,3 +215,32 @@ def test_numeric_answers_steer_to_the_quantitative_term() -> None:
     term = LocalTerm("G", "COVID IgG", units="U/mL", specimen="serum", extra={"result": "numeric index value"})
     assert index.suggest(term)[0].target_code == "94505-5"
 
+
+
+RESPIRATORY = [
+    Candidate("94500-6", "SARS-CoV-2 (COVID-19) RNA [Presence] in Respiratory system specimen by NAA with probe detection"),
+    Candidate("94759-8", "SARS-CoV-2 (COVID-19) RNA [Presence] in Nasopharynx by NAA with probe detection"),
+    Candidate("80382-5", "Influenza virus A Ag [Presence] in Upper respiratory specimen by Rapid immunoassay"),
+    Candidate("80383-3", "Influenza virus B Ag [Presence] in Upper respiratory specimen by Rapid immunoassay"),
+]
+
+
+def test_a_kit_listing_several_respiratory_sites_maps_to_the_grouping_system() -> None:
+    index = TargetIndex.from_candidates(RESPIRATORY)
+    term = LocalTerm("C", "SARS-CoV-2 RNA", specimen="nasopharyngeal swab\noropharyngeal swab\nanterior nasal swab")
+    assert index.suggest(term)[0].target_code == "94500-6"
+
+
+def test_a_kit_taking_one_site_maps_to_that_site() -> None:
+    index = TargetIndex.from_candidates(RESPIRATORY)
+    term = LocalTerm("C", "SARS-CoV-2 RNA", specimen="nasopharyngeal swab")
+    assert index.suggest(term)[0].target_code == "94759-8"
+
+
+def test_a_spelled_out_kind_of_analyte_asks_for_the_abbreviated_one() -> None:
+    index = TargetIndex.from_candidates(RESPIRATORY)
+    term = LocalTerm("B", "influenza B nucleoprotein antigen", specimen="anterior nasal swab")
+    codes, rows = index.features(term)
+    unasked = rows[:, FEATURES.index("unasked_words")]
+    assert unasked[codes.index("80383-3")] == 1  # "virus" only: "antigen" asks for "Ag"
+    assert index.suggest(term)[0].target_code == "80383-3"

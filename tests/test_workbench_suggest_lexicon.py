@@ -164,9 +164,9 @@ def test_an_antigen_typing_order_steers_an_inline_superscript_to_the_antigen(red
 
 
 def test_an_antibody_stated_by_the_name_conflicts_with_the_antigen(red_cell: TargetIndex) -> None:
-    codes = [s.target_code for s in red_cell.suggest(LocalTerm("JKA", "Jka antibody", specimen="serum"), top=50)]
+    codes = [s.target_code for s in red_cell.suggest(LocalTerm("JKA", "Jka antibody", specimen="serum"), top=150)]
     assert codes.index("1164-3") < codes.index("1168-4")
-    antigen = red_cell.suggest(LocalTerm("JKA", "Jka antibody", specimen="serum"), top=50)[codes.index("1168-4")]
+    antigen = red_cell.suggest(LocalTerm("JKA", "Jka antibody", specimen="serum"), top=150)[codes.index("1168-4")]
     assert "analyte conflict ag" in antigen.explanation
 
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from termsvc.workbench.suggest.drugs import parse
-from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold
+from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, stem
 from termsvc.workbench.suggest.units import unit_properties
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
@@ -81,3 +81,15 @@ def test_unknown_units_say_nothing() -> None:
 
 def test_a_loinc_superscript_meets_the_inline_spelling() -> None:
     assert canonical("Fy sup(a) Ag") == canonical("Fya Ag")
+
+
+@pytest.mark.parametrize(("word", "compared"), [("comments", "comment"), ("swabs", "swab"), ("antigens", "antigen"),
+                                                ("virus", "virus"), ("glass", "glass"), ("analysis", "analysis"),
+                                                ("ids", "ids"), ("rbc", "rbc")])
+def test_plurals_are_compared_as_their_singular(word: str, compared: str) -> None:
+    assert stem(word) == compared
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12))
+def test_stemming_is_idempotent(word: str) -> None:
+    assert stem(stem(word)) == stem(word)

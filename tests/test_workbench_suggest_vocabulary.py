@@ -106,6 +106,14 @@ def test_a_kit_taking_several_respiratory_sites_fits_the_respiratory_grouping_sy
     assert vocabulary.compare(stated, "serum or plasma").conflict
 
 
+def test_the_grouping_system_takes_every_listed_site_and_one_site_only_its_own(vocabulary: TargetVocabulary) -> None:
+    stated = vocabulary.systems_in("anterior nasal swab\nnasopharyngeal swab\noropharyngeal swab")
+    assert len(stated) == 3
+    assert vocabulary.compare(stated, "respiratory system specimen").covers == 1.0
+    assert vocabulary.compare(stated, "nasopharynx").covers == pytest.approx(1 / 3)
+    assert vocabulary.compare(stated, "serum or plasma").covers == 0.0
+
+
 def test_long_common_name_splits_by_its_documented_pattern() -> None:
     assert split_long_name("Potassium [Moles/time] in 24 hour Urine") == (
         "Potassium", "moles/time", "urine", "24 hour", "")

@@ -15,7 +15,7 @@ from termsvc.workbench.suggest.abbreviations import ALL
 from termsvc.workbench.suggest.axes import scale_hint
 from termsvc.workbench.suggest.model import Candidate, LocalTerm
 from termsvc.workbench.suggest.neighbours import Neighbourhood
-from termsvc.workbench.suggest.normalise import canonical, expand, fold, tokens, without_noise
+from termsvc.workbench.suggest.normalise import canonical, expand, fold, stems, tokens, without_noise
 from termsvc.workbench.suggest.units import unit_properties
 from termsvc.workbench.suggest.vocabulary import (
     TargetVocabulary,
@@ -33,7 +33,7 @@ FEATURES: Final[tuple[str, ...]] = (
     "ngram", "token_set", "wratio", "component_token_set", "component_wratio",
     "query_coverage", "component_coverage", "unasked_words", "name_words",
     "prop_stated", "prop_exact", "prop_relation", "prop_conflict",
-    "sys_stated", "sys_exact", "sys_overlap", "sys_conflict", "sys_many", "order_exact", "order_overlap",
+    "sys_stated", "sys_exact", "sys_overlap", "sys_conflict", "sys_many", "sys_covers", "order_exact", "order_overlap",
     "order_conflict", "cand_blood_fraction",
     "cand_blood", "cand_unspecified", "cand_no_system",
     "scale_stated", "scale_agree", "scale_conflict", "method_overlap", "cand_has_method",
@@ -53,6 +53,9 @@ class TargetAxes:
 
     component: str
     component_words: frozenset[str]
+    # each component word with what it stands for in the lexicon ("ag": {"ag", "antigen"}): a local name asks for
+    # the word when it says either ("nucleoprotein antigen" asks for "Ag")
+    component_readings: tuple[frozenset[str], ...]
     prop: str | None
     system: str | None
     timing: str | None
@@ -75,7 +78,9 @@ class TargetAxes:
         expanded = expand(component, words)
         head, analyte = component_head(component)
         # the component's own words (not their expansions): what a local name would have to say to ask for them
-        return cls(expanded, frozenset(tokens(without_noise(fold(component)), folded=True)), prop,
+        own = frozenset(tokens(without_noise(fold(component)), folded=True))
+        readings = tuple(stems({w, *tokens(words.get(w, ""))}) for w in sorted(own))
+        return cls(expanded, own, readings, prop,
                    vocabulary.system_phrase(candidate, phrase), timing, scale,
                    frozenset(tokens(expand(method, words))) if method else frozenset(),
                    int(rank_text) if rank_text.isdecimal() else 0,
@@ -193,7 +198,7 @@ def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabu
         float(len(target.component_words)),
         float(bool(local.properties)), prop_exact, prop_relation, prop_conflict,
         float(bool(local.systems)), float(match.exact), float(match.overlap), float(match.conflict),
-        float(len(local.systems) >= 2), float(order.exact), float(order.overlap), float(order.conflict),
+        float(len(local.systems) >= 2), match.covers, float(order.exact), float(order.overlap), float(order.conflict),
         float(blood_fraction(target.system)),
         float(bool(target.system) and "blood" in (target.system or "").split()), float(unspecified(target.system)),
         float(target.system is None),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from termsvc.workbench.suggest.abbreviations import ALL, NOISE, PHRASES
 
@@ -45,6 +45,18 @@ def fold(text: str) -> str:
 def tokens(text: str, *, folded: bool = False) -> list[str]:
     """Folded words; '/' and '-' separate words too."""
     return [token for token in _WORD_BREAK.split(text if folded else fold(text)) if token]
+
+
+def stem(word: str) -> str:
+    """A word as compared for coverage: a plural's singular ("comments" meets "comment", "swabs" "swab"); words in
+    -ss, -us and -is keep their s ("glass", "virus", "analysis")."""
+    if len(word) > 3 and word[-1] == "s" and word[-2] not in "siu":
+        return word[:-1]
+    return word
+
+
+def stems(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(stem(word) for word in words)
 
 
 def canonical(text: str, *, folded: bool = False) -> str:

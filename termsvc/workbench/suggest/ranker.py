@@ -35,6 +35,7 @@ from termsvc.workbench.suggest.normalise import (
     evidence_key,
     expand,
     fold,
+    stems,
     tokens,
     without_noise,
 )
@@ -74,12 +75,13 @@ class TargetIndex:
             words: set[str] = set()
             for text in (c.display, *c.designations):
                 folded = fold(text)
-                words.update(tokens(folded, folded=True))
+                words.update(stems(tokens(folded, folded=True)))
                 if ";" in text:  # a synonym list (LOINC RELATEDNAMES2): words for coverage, not a name
                     continue
                 name = expand(folded, self._table, folded=True)
                 if name and name not in names:
                     names.append(name)
+                    words.update(stems(name.split()))  # "Ag" is found by "antigen" too
             self._names.append(names)
             self._words.append(frozenset(words))
         self._ngrams = NgramIndex(self._names, [expand(n, self._table) for n in local_names])
@@ -169,12 +171,13 @@ class TargetIndex:
         out: dict[int, NameScores] = {}
         for n, index in enumerate(listed):
             a, b = best.get(index, (0.0, 0.0))
-            words = self._axes[index].component_words
+            readings = self._axes[index].component_readings
+            asked = sum(1 for reading in readings if reading & query_words)
             out[index] = NameScores(
                 shortlist[index], a / 100, b / 100,
                 part_set[n] / 100, part_weighted[n] / 100,
                 len(query_words & self._words[index]) / len(query_words) if query_words else 0.0,
-                len(words & query_words) / len(words) if words else 0.0, len(words - query_words))
+                asked / len(readings) if readings else 0.0, len(readings) - asked)
         return out
 
     def _shortlist(self, query: str, text: str, allowed: NDArray[np.bool_] | None,
@@ -206,7 +209,7 @@ class TargetIndex:
                  ) -> tuple[list[int], NDArray[np.float32], list[list[str]], dict[int, int]]:
         """Each candidate's feature row and reasons, for the model."""
         query = expand(without_noise(canonical(term.display)), self._table)
-        query_words = frozenset(tokens(query))
+        query_words = stems(tokens(query))
         shortlist, approved, neighbours = self._shortlist(query, term.display, self._allowed(filters), evidence)
         local = LocalAxes.of(term, self.vocabulary, self._table, self._kinds)
         indices: list[int] = []
@@ -252,7 +255,7 @@ class TargetIndex:
         if not self.drug and self.model is not None:
             return self._rank_learned(term or LocalTerm(text, text), top, filters, evidence)
         query = expand(without_noise(canonical(text)), self._table)
-        query_words = frozenset(tokens(query))
+        query_words = stems(tokens(query))
         allowed = self._allowed(filters)
         shortlist, approved, _ = self._shortlist(query, text, allowed, evidence)
         local_drug = drugs.parse(text) if self.drug else None
@@ -296,7 +299,7 @@ class TargetIndex:
     def search(self, text: str, *, top: int = 10) -> list[Suggestion]:
         """Free-text search over the targets' names and synonyms (LOINC's RELATEDNAMES2, consumer and display
         names: the reviewer's search key), no context."""
-        self._synonym_hits = self._by_synonym(frozenset(tokens(text)))
+        self._synonym_hits = self._by_synonym(stems(tokens(text)))
         try:
             matching = {self.candidates[i].code for i in self._synonym_hits}
             found = self._rank(text, SHORTLIST + len(matching), None, None, None)  # all it scored

@@ -118,6 +118,9 @@ class SystemMatch:
     exact: bool
     overlap: bool
     conflict: bool
+    # the share of the stated specimens the candidate's system takes: a kit listing nasal, nasopharyngeal and
+    # oropharyngeal swabs is coded to the respiratory grouping system (1.0), not to one of its sites (1/3)
+    covers: float = 0.0
 
 
 class TargetVocabulary:
@@ -198,14 +201,24 @@ class TargetVocabulary:
     def compare(self, stated: frozenset[str], phrase: str | None) -> SystemMatch:
         if not stated or not phrase or unspecified(phrase):
             return SystemMatch(False, False, False)
-        if phrase in stated:
-            return SystemMatch(True, True, False)
         mine = distinctive(phrase)
+        covers = sum(1 for one in stated if _takes(phrase, mine, one)) / len(stated)
+        if phrase in stated:
+            return SystemMatch(True, True, False, covers)
         theirs = _union(stated)
         overlap = (bool(mine & theirs) or bool(mine & _BLOOD_WORDS and theirs & _BLOOD_WORDS)
                    or ("respiratory" in mine | theirs and bool(mine & _RESPIRATORY_SITES)
                        and bool(theirs & _RESPIRATORY_SITES)))
-        return SystemMatch(False, overlap, not overlap)
+        return SystemMatch(False, overlap, not overlap, covers)
+
+
+def _takes(phrase: str, mine: frozenset[str], stated: str) -> bool:
+    """Whether a specimen of the stated system is one the candidate's system takes: the same system, one sharing a
+    distinctive word, or a site of the respiratory tract under a respiratory grouping system."""
+    if stated == phrase:
+        return True
+    theirs = distinctive(stated)
+    return bool(mine & theirs) or ("respiratory" in mine and bool(theirs & _RESPIRATORY_SITES))
 
 
 def local_timing(text: str) -> str | None:
