@@ -8,6 +8,8 @@ import pytest
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidence_key
 from termsvc.workbench.suggest.features import FEATURES
+from termsvc.workbench.suggest.learned import training_rows
+from termsvc.workbench.suggest.neighbours import MappingCorpus
 
 
 def _loinc(code: str, name: str, prop: str, system: str, *, short: str = "", related: str = "", cls: str = "CHEM",
@@ -244,3 +246,22 @@ def test_a_spelled_out_kind_of_analyte_asks_for_the_abbreviated_one() -> None:
     unasked = rows[:, FEATURES.index("unasked_words")]
     assert unasked[codes.index("80383-3")] == 1  # "virus" only: "antigen" asks for "Ag"
     assert index.suggest(term)[0].target_code == "80383-3"
+
+
+def test_neighbours_share_says_how_far_other_sites_agree() -> None:
+    corpus = MappingCorpus([("Comment", "77202-0"), ("COMMENTS", "77202-0"), ("SARS-CoV-2 Result", "94500-6"),
+                            ("SARS-CoV-2 Result", "94759-8")])
+    assert corpus.evidence("Comment:")["77202-0"].share == 1.0
+    split = corpus.evidence("SARS-CoV-2 Result")
+    assert split["94500-6"].share == pytest.approx(0.5) and split["94759-8"].share == pytest.approx(0.5)
+
+
+def test_training_meets_an_identical_name_under_another_order_as_a_neighbour() -> None:
+    pool = [Candidate("77202-0", "Laboratory comment [Text] in Report Narrative"),
+            Candidate("48767-8", "Annotation comment [Interpretation] Narrative")]
+    # the orders' names hash to different halves, so each "Comment" has the other as its neighbour
+    orders = ["Thyroid Panel", "Lipid Panel", "Hepatic Function Panel", "Basic Metabolic Panel"]
+    items = [(LocalTerm(str(n), "Comment", category=order), "77202-0", "site") for n, order in enumerate(orders)]
+    rows = training_rows(pool, items)
+    best = rows.x[:, FEATURES.index("neighbour_best")]
+    assert best[rows.y == 1].max() == pytest.approx(1.0)

@@ -38,7 +38,7 @@ FEATURES: Final[tuple[str, ...]] = (
     "cand_blood", "cand_unspecified", "cand_no_system",
     "scale_stated", "scale_agree", "scale_conflict", "method_overlap", "cand_has_method",
     "timing_agree", "timing_conflict", "rank", "ranked", "discouraged",
-    "neighbour_best", "neighbour_weight",
+    "neighbour_best", "neighbour_weight", "neighbour_share",
     "kind_stated", "kind_agree", "kind_conflict",
 )
 # a component's head word is a kind of analyte ("Ag", "Ab", "RNA", "gene") when the release puts it after this many
@@ -82,7 +82,7 @@ class TargetAxes:
         readings = tuple(stems({w, *tokens(words.get(w, ""))}) for w in sorted(own))
         return cls(expanded, own, readings, prop,
                    vocabulary.system_phrase(candidate, phrase), timing, scale,
-                   frozenset(tokens(expand(method, words))) if method else frozenset(),
+                   stems(tokens(expand(method, words))) if method else frozenset(),
                    int(rank_text) if rank_text.isdecimal() else 0,
                    (candidate.first("STATUS") or "").upper() == "DISCOURAGED", head, analyte)
 
@@ -111,9 +111,9 @@ class LocalAxes:
                                          term.extra.get("device"))))
         timing = local_timing(" ".join(filter(None, (term.display, term.specimen, term.category))))
         said = frozenset(tokens(expand(" ".join(filter(None, (term.display, term.category))), words)))
-        stems = {_kind_stem(w) for w in said}
-        stated = frozenset(k for k, marks in (kinds or {}).items() if marks & stems)
-        return cls(props, systems, order_systems, scale, timing, frozenset(tokens(expand(context, words))), stated)
+        marked = {_kind_stem(w) for w in said}
+        stated = frozenset(k for k, marks in (kinds or {}).items() if marks & marked)
+        return cls(props, systems, order_systems, scale, timing, stems(tokens(expand(context, words))), stated)
 
 
 def component_head(component: str) -> tuple[str | None, str | None]:
@@ -205,6 +205,7 @@ def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabu
         float(local.scale is not None), scale_agree, scale_conflict, method_overlap, float(bool(target.method_words)),
         timing_agree, timing_conflict, rank, float(target.rank > 0), float(target.discouraged),
         neighbour.best if neighbour else 0.0, min(5.0, neighbour.weight) if neighbour else 0.0,
+        neighbour.share if neighbour else 0.0,
         float(bool(local.kinds)), kind_agree, kind_conflict,
     ]
     return values, reasons

@@ -34,7 +34,7 @@ _MONOTONE: Final[dict[str, int]] = {
     "component_coverage": 1, "unasked_words": -1,
     "prop_exact": 1, "prop_conflict": -1, "sys_exact": 1, "sys_covers": 1, "sys_conflict": -1, "order_exact": 1, "scale_agree": 1,
     "scale_conflict": -1, "method_overlap": 1, "timing_agree": 1, "timing_conflict": -1, "discouraged": -1,
-    "neighbour_best": 1, "neighbour_weight": 1, "kind_agree": 1, "kind_conflict": -1,
+    "neighbour_best": 1, "neighbour_weight": 1, "neighbour_share": 1, "kind_agree": 1, "kind_conflict": -1,
 }
 
 
@@ -130,13 +130,16 @@ def fit_model(rows: TrainingRows, *, meta: dict[str, Any] | None = None, seed: i
 def training_rows(pool: Sequence[Candidate], items: Sequence[tuple[LocalTerm, str, str]], *,
                   index: TargetIndex | None = None) -> TrainingRows:
     """Feature rows of every shortlisted candidate of every item, labelled by the gold code. Each item's neighbour
-    corpus is the mappings of the other sources and of the other half of its own source (split by a hash of the
-    local name, so no name is ever its own neighbour), as a site's corpus is at scoring time."""
+    corpus is the mappings of the other sources and of the other half of its own source, split by the order or
+    device an item belongs to (else its name): the same name under another order or from another device's vendor
+    is a neighbour, as another site's is at scoring time, so the model learns how far an identical name mapped
+    elsewhere can be trusted (LabCorp's "Comment" rows agree; LIVD's "SARS-CoV-2 Result" rows do not)."""
     from termsvc.workbench.suggest.neighbours import MappingCorpus
     from termsvc.workbench.suggest.ranker import TargetIndex as Index
 
-    def half(name: str) -> int:
-        return int(hashlib.sha1(name.lower().encode()).hexdigest(), 16) % 2
+    def half(term: LocalTerm) -> int:
+        group = term.category or term.extra.get("device") or term.display
+        return int(hashlib.sha1(group.lower().encode()).hexdigest(), 16) % 2
 
     xs: list[NDArray[np.float32]] = []
     ys: list[NDArray[np.int8]] = []
@@ -147,9 +150,9 @@ def training_rows(pool: Sequence[Candidate], items: Sequence[tuple[LocalTerm, st
     for source in sorted({s for _, _, s in items}):
         for side in (0, 1):
             index.corpus = MappingCorpus([(t.display, gold) for t, gold, s in items if s != SYNTHETIC
-                                          and (s != source or half(t.display) != side)])
+                                          and (s != source or half(t) != side)])
             for number, (term, gold, s) in enumerate(items):
-                if s != source or half(term.display) != side:
+                if s != source or half(term) != side:
                     continue
                 codes, x = index.features(term)
                 if not codes:

@@ -19,11 +19,13 @@ MIN_SIMILARITY = 0.35
 
 @dataclass(frozen=True)
 class Neighbourhood:
-    """What the corpus says of one target: the best similarity of a local name mapped to it, and how many
-    close names (similarity-weighted) were mapped to it."""
+    """What the corpus says of one target: the best similarity of a local name mapped to it, how many close names
+    (similarity-weighted) were mapped to it, and their share of all the close names' weight: sites agree on
+    "Comment" (one target) and not on "SARS-CoV-2 Result" (a target per device)."""
 
     best: float
     weight: float
+    share: float = 0.0
 
 
 def _text(name: str) -> str:
@@ -65,4 +67,5 @@ class MappingCorpus:
             target = self._targets[int(hits.indices[i])]
             best, weight = out.get(target, (0.0, 0.0))
             out[target] = (max(best, similarity), weight + similarity)
-        return {target: Neighbourhood(best, weight) for target, (best, weight) in out.items()}
+        total = sum(weight for _, weight in out.values())
+        return {target: Neighbourhood(best, weight, weight / total) for target, (best, weight) in out.items()}

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+import snowballstemmer
 
 from termsvc.workbench.suggest.abbreviations import ALL, NOISE, PHRASES
 
@@ -47,12 +50,14 @@ def tokens(text: str, *, folded: bool = False) -> list[str]:
     return [token for token in _WORD_BREAK.split(text if folded else fold(text)) if token]
 
 
+_ENGLISH = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A word as compared for coverage: a plural's singular ("comments" meets "comment", "swabs" "swab"); words in
-    -ss, -us and -is keep their s ("glass", "virus", "analysis")."""
-    if len(word) > 3 and word[-1] == "s" and word[-2] not in "siu":
-        return word[:-1]
-    return word
+    """A word as compared for coverage and method: its Snowball (Porter 2) English stem, so "comments" meets
+    "comment", "anaerobic" meets LOINC's "Anaerobe" and "antibodies" "antibody"."""
+    return str(_ENGLISH.stemWord(word))
 
 
 def stems(words: Iterable[str]) -> frozenset[str]:
