@@ -151,3 +151,14 @@ def test_cli_approve_also_publishes_a_second_target(cli: Cli, engine: Engine, st
     cli("workbench", "approve", "lab", "K", "2819-1", "--also", "--equivalence", "narrower", "--comment", "CSF")
     cli("workbench", "publish", "lab")
     assert sorted(_translate(engine, store_url, "K")) == [("2819-1", "narrower"), ("6298-4", "equivalent")]
+
+
+def test_a_senders_dual_coding_is_evidence_for_its_local_code(cli: Cli, tmp_path: Path) -> None:
+    own = tmp_path / "oru.hl7"
+    own.write_bytes(ORU.encode("ascii"))
+    cli("workbench", "import", "lab", str(own))
+    out = tmp_path / "suggestions.json"
+    cli("workbench", "suggest", "lab", "--top", "3", "--output", str(out))
+    kwb = [r for r in json.loads(out.read_text(encoding="utf-8")) if r["local_code"] == "KWB"]
+    assert kwb[0]["target_code"] == "6298-4"
+    assert "mapped elsewhere (1.00)" in kwb[0]["explanation"]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from termsvc.workbench.suggest.learned import RankModel
 
 OUTPUT_COLUMNS = ("local_code", "rank", "target_code", "display", "score")
+LOINC = "http://loinc.org"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,25 @@ def approved_pairs(conn: Connection, target_system: str) -> list[tuple[str, str]
         _APPROVED, {"approved": d.APPROVED, "t": target_system})]
 
 
+_HINTED = text(
+        "SELECT lc.display, lc.extra FROM local_code lc JOIN project p ON p.project_id = lc.project_id "
+        "WHERE p.target_system = :t AND lc.extra LIKE '%loinc_hint%'")
+
+
+def hinted_pairs(conn: Connection, target_system: str) -> list[tuple[str, str]]:
+    """(local display, LOINC code) of every local code whose messages carried a LOINC code beside it (a dual-coded
+    OBX-3, an Observation's second coding): the sender's own mapping, evidence like another site's, never a
+    decision."""
+    if target_system != LOINC:
+        return []
+    pairs = []
+    for display, extra in conn.execute(_HINTED, {"t": target_system}):
+        hint = json.loads(extra or "{}").get("loinc_hint")
+        if display and hint:
+            pairs.append((str(display), str(hint)))
+    return pairs
+
+
 def evidence(conn: Connection, target_system: str) -> dict[str, list[tuple[str, int]]]:
     """Approvals (current ones only) in every project mapping to the same target system:
     normalised local display -> [(target code, times approved)], most approved first."""
@@ -77,14 +97,15 @@ def local_term(code: StoredCode) -> LocalTerm:
 
 def open_index(conn: Connection, project: Project, codes: Sequence[StoredCode], *,
                model: RankModel | None = None) -> TargetIndex:
-    """The target's index with the store's approvals as its neighbour corpus (a site's own codes never meet their
-    own approvals there: those are pending codes' neighbours only)."""
+    """The target's index with the store's approvals and the senders' own LOINC codings as its neighbour corpus (a
+    site's own codes never meet their own approvals there: those are pending codes' neighbours only)."""
     from termsvc.workbench.suggest import build_index
     from termsvc.workbench.suggest.neighbours import MappingCorpus
 
     target = target_version(conn, project)
     index = build_index(conn, target.url, target.version or None, local_names=[c.display for c in codes])
-    index.corpus = MappingCorpus(approved_pairs(conn, project.target_system))
+    index.corpus = MappingCorpus(approved_pairs(conn, project.target_system)
+                                 + hinted_pairs(conn, project.target_system))
     if model is not None:
         index.set_model(model)
     return index
