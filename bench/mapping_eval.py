@@ -66,27 +66,45 @@ class Tally:
                 f"top10={self.top(10):.3f} MRR={self.rr / self.n:.3f}")
 
 
+def _names(pool: Sequence[Candidate]) -> tuple[list[str], list[int]]:
+    """Every name of every pool code (display and synonyms, as a baseline tool indexes them) and its code's row."""
+    names: list[str] = []
+    owners: list[int] = []
+    for row, c in enumerate(pool):
+        for name in (c.display, *(d for d in c.designations if ";" not in d)):
+            names.append(name)
+            owners.append(row)
+    return names, owners
+
+
 def token_set_baseline(pool: Sequence[Candidate]) -> Ranker:
-    displays = [c.display for c in pool]
-    codes = [c.code for c in pool]
+    names, owners = _names(pool)
 
     def rank(item: Item) -> list[str]:
-        found = process.extract(item.term.display, displays, scorer=fuzz.token_set_ratio, limit=10)
-        return [codes[i] for _, _, i in found]
+        found = process.extract(item.term.display, names, scorer=fuzz.token_set_ratio, limit=60)
+        ranked: list[str] = []
+        for _, _, i in found:
+            code = pool[owners[i]].code
+            if code not in ranked:
+                ranked.append(code)
+        return ranked[:10]
     return rank
 
 
 def usagi_baseline(pool: Sequence[Candidate]) -> Ranker:
-    """Usagi's retrieval: character 2-3-gram TF-IDF, cosine of the source text against each target name."""
+    """Usagi's retrieval: character 2-3-gram TF-IDF, cosine of the source text against each target name and
+    synonym, a target scored by its best name."""
+    names, owners = _names(pool)
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, dtype=np.float32)
-    matrix = vectorizer.fit_transform([c.display.lower() for c in pool])
-    codes = [c.code for c in pool]
+    matrix = vectorizer.fit_transform([n.lower() for n in names])
+    rows = np.asarray(owners)
 
     def rank(item: Item) -> list[str]:
         text = " ".join(filter(None, (item.term.display, item.term.specimen))).lower()
         scores = (matrix @ vectorizer.transform([text]).T).toarray().ravel()
-        best = np.argsort(-scores, kind="stable")[:10]
-        return [codes[i] for i in best]
+        best = np.zeros(len(pool), dtype=np.float32)
+        np.maximum.at(best, rows, scores)
+        return [pool[i].code for i in np.argsort(-best, kind="stable")[:10]]
     return rank
 
 
