@@ -265,3 +265,15 @@ def test_training_meets_an_identical_name_under_another_order_as_a_neighbour() -
     rows = training_rows(pool, items)
     best = rows.x[:, FEATURES.index("neighbour_best")]
     assert best[rows.y == 1].max() == pytest.approx(1.0)
+
+
+def test_a_name_that_says_nothing_of_the_analyte_is_read_with_its_orders_name() -> None:
+    index = TargetIndex.from_candidates([
+        Candidate("3255-7", "Fibrinogen [Mass/volume] in Platelet poor plasma by Coagulation assay"),
+        Candidate("11526-1", "Pathology study"),
+        Candidate("94500-6", "SARS-CoV-2 (COVID-19) RNA [Presence] in Respiratory system specimen by NAA with probe "
+                             "detection")])
+    term = LocalTerm("R", "Result", category="Fibrinogen Activity")
+    codes, rows = index.features(term)
+    assert rows[codes.index("3255-7"), FEATURES.index("component_token_set")] == 1.0
+    assert index.suggest(term)[0].target_code == "3255-7"

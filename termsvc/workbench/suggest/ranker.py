@@ -7,7 +7,7 @@ match on one suggests its replacement instead."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,7 +15,7 @@ from rapidfuzz import fuzz, process
 
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import drugs
-from termsvc.workbench.suggest.abbreviations import DRUG, LAB, LAB_ATTESTED
+from termsvc.workbench.suggest.abbreviations import DRUG, LAB, LAB_ATTESTED, NOISE
 from termsvc.workbench.suggest.features import (
     FEATURES,
     LocalAxes,
@@ -53,6 +53,18 @@ class _Scored:
     index: int
     raw: float
     reasons: list[str]
+
+
+def _said(term: LocalTerm) -> str:
+    """The text a local item names its test by: its name, read with its order's name when the name says nothing of
+    the analyte ("Result", "Interpretation:" of a "Fibrinogen Genetic Analysis"), and its context alone when it has
+    no name (a code imported without one)."""
+    words = tokens(term.display)
+    if not words:
+        return " ".join(filter(None, (term.category, term.specimen, term.units)))
+    if term.category and all(word in NOISE for word in words):
+        return f"{term.category} {term.display}"
+    return term.display
 
 
 class TargetIndex:
@@ -208,7 +220,7 @@ class TargetIndex:
                  evidence: Mapping[str, Sequence[tuple[str, int]]] | None
                  ) -> tuple[list[int], NDArray[np.float32], list[list[str]], dict[int, int]]:
         """Each candidate's feature row and reasons, for the model."""
-        query = expand(without_noise(canonical(term.display)), self._table)
+        query = expand(without_noise(canonical(_said(term))), self._table)
         query_words = stems(tokens(query))
         shortlist, approved, neighbours = self._shortlist(query, term.display, self._allowed(filters), evidence)
         local = LocalAxes.of(term, self.vocabulary, self._table, self._kinds)
@@ -233,8 +245,6 @@ class TargetIndex:
         """The model's probability that a candidate is the mapping; targets earlier approvals of the same local name
         chose come first (a reviewer's decision is not a feature to outweigh)."""
         assert self.model is not None
-        if not term.display.strip():  # a code imported without a name: its context is all there is to go on
-            term = replace(term, display=" ".join(filter(None, (term.category, term.specimen, term.units))))
         indices, x, reasons, approved = self._measure(term, filters, evidence)
         if not indices:
             return []
