@@ -16,10 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mapping_data import all_items, default_data, loinc_pool
-from mapping_eval import SYNTHETIC_ITEMS
+from mapping_eval import BAGS, SYNTHETIC_ITEMS, bagged_model
 
-from termsvc.workbench.suggest.learned import SHIPPED, fit_model, training_rows
-from termsvc.workbench.suggest.synthetic import synthetic_items
+from termsvc.workbench.suggest.learned import SHIPPED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,13 +33,11 @@ def main() -> None:
     items = [(i.term, i.gold, i.source) for rows in all_items(args.data).values() for i in rows]
     known = {c.code for c in pool}
     items = [i for i in items if i[1] in known]
-    rows = training_rows(pool, items + synthetic_items(pool, SYNTHETIC_ITEMS, seed=0))
-    model = fit_model(rows, meta={"trained_on": sorted({s for _, _, s in items}), "items": len(items),
-                                  "rows": int(rows.x.shape[0]), "positives": int(rows.y.sum())})
+    model = bagged_model(pool, items, meta={"trained_on": sorted({s for _, _, s in items}), "items": len(items),
+                                            "synthetic_items": SYNTHETIC_ITEMS, "bags": BAGS})
     model.save(args.out)
-    print(f"{len(items)} items, {rows.x.shape[0]} rows ({int(rows.y.sum())} positive), {len(model.document['trees'])}"
-          f" trees -> {args.out} ({args.out.stat().st_size // 1024} KB, {model.digest}) in "
-          f"{time.perf_counter() - started:.1f} s")
+    print(f"{len(items)} items (+{SYNTHETIC_ITEMS} synthetic) x {BAGS} bags, {len(model.document['trees'])} trees -> "
+          f"{args.out} ({args.out.stat().st_size // 1024} KB, {model.digest}) in {time.perf_counter() - started:.1f} s")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@ ranking, abbreviations are understood, inactive targets never come back, earlier
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidence_key
 from termsvc.workbench.suggest.features import FEATURES
-from termsvc.workbench.suggest.learned import training_rows
+from termsvc.workbench.suggest.learned import TrainingRows, averaged, fit_model, training_rows
 from termsvc.workbench.suggest.neighbours import MappingCorpus
 
 
@@ -277,3 +278,13 @@ def test_a_name_that_says_nothing_of_the_analyte_is_read_with_its_orders_name() 
     codes, rows = index.features(term)
     assert rows[codes.index("3255-7"), FEATURES.index("component_token_set")] == 1.0
     assert index.suggest(term)[0].target_code == "3255-7"
+
+
+def test_an_averaged_model_scores_the_mean_of_its_members_raw_scores() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random((400, len(FEATURES)), dtype=np.float32)
+    y = (x[:, 0] + 0.3 * rng.random(400) > 0.7).astype(np.int8)
+    members = [fit_model(TrainingRows(x[part], y[part], np.arange(200))) for part in (slice(0, 200), slice(200, 400))]
+    assert not np.allclose(members[0].score(x), members[1].score(x))
+    logit = [np.log(m.score(x) / (1 - m.score(x))) for m in members]
+    assert np.allclose(averaged(members).score(x), 1 / (1 + np.exp(-(logit[0] + logit[1]) / 2)))

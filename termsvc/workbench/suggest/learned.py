@@ -127,6 +127,18 @@ def fit_model(rows: TrainingRows, *, meta: dict[str, Any] | None = None, seed: i
                       "meta": meta or {}})
 
 
+def averaged(models: Sequence[RankModel], *, meta: dict[str, Any] | None = None) -> RankModel:
+    """One model scoring the mean of the members' raw scores: their trees side by side, each leaf weighed by
+    1/len(models) (bagging over the synthetic items' draws: one draw moves LIVD's top-1 by several points)."""
+    if not models:
+        raise Invalid("no models to average")
+    share = 1.0 / len(models)
+    trees = [{**tree, "value": [v * share for v in tree["value"]]} for m in models for tree in m.document["trees"]]
+    baseline = sum(m.baseline for m in models) * share
+    return RankModel({"format": FORMAT, "features": list(FEATURES), "baseline": baseline, "trees": trees,
+                      "meta": meta or {}})
+
+
 def training_rows(pool: Sequence[Candidate], items: Sequence[tuple[LocalTerm, str, str]], *,
                   index: TargetIndex | None = None) -> TrainingRows:
     """Feature rows of every shortlisted candidate of every item, labelled by the gold code. Each item's neighbour
