@@ -120,7 +120,9 @@ def loinc_pool(data: Path) -> list[Candidate]:
 
 
 def _clean_specimen(text: str) -> str:
-    return re.sub(r"\([^)]*\^[^)]*\)", " ", text)  # drop the SNOMED CT codes a vendor appended
+    """A vendor's text with the SNOMED CT codings it appended, "(258500001^Nasopharyngeal swab^SCT)", read as
+    their display text: what a lab's specimen column would say."""
+    return re.sub(r"\([^)^]*\^([^)^]*)\^[^)]*\)", r" \1 ", text)
 
 
 def livd_items(data: Path) -> list[Item]:
