@@ -111,6 +111,8 @@ def test_the_grouping_system_takes_every_listed_site_and_one_site_only_its_own(v
     assert len(stated) == 3
     assert vocabulary.compare(stated, "respiratory system specimen").covers == 1.0
     assert vocabulary.compare(stated, "nasopharynx").covers == pytest.approx(1 / 3)
+    assert not vocabulary.compare(stated, "nasopharynx").exact  # one of the sites listed, not the system stated
+    assert vocabulary.compare(vocabulary.systems_in("nasopharyngeal swab"), "nasopharynx").exact
     assert vocabulary.compare(stated, "serum or plasma").covers == 0.0
 
 
