@@ -173,3 +173,10 @@ def test_an_antibody_stated_by_the_name_conflicts_with_the_antigen(red_cell: Tar
 def test_kinds_of_analyte_are_the_heads_the_release_puts_after_several_analytes(red_cell: TargetIndex) -> None:
     assert {"ag", "ab"} <= set(red_cell._kinds)
     assert "antig" in red_cell._kinds["ag"]  # a local "Antigen" states it
+
+
+def test_a_synonym_listed_on_one_property_of_a_component_names_the_property_not_the_component(
+        words: dict[str, str]) -> None:
+    # the genuine subset lists "Substance concentration" on its 32 SCnc potassium terms only; "K" on all of them
+    assert "substance concentration" not in words
+    assert words["k"] == "potassium"

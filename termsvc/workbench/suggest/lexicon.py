@@ -75,7 +75,9 @@ class _Tally:
     entry_terms: Counter[str] = field(default_factory=Counter)  # RELATEDNAMES2 entry -> terms listing it
     entry_components: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     entry_systems: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    entry_properties: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     component_terms: Counter[str] = field(default_factory=Counter)
+    component_properties: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 def _names(candidate: Candidate) -> tuple[list[str], list[str]]:
@@ -104,17 +106,18 @@ def _initialisms(phrase: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _axes(candidate: Candidate) -> tuple[str, str, list[str]]:
-    """(component, system, words) of the term's long name: the words LOINC spells out."""
-    component, _, phrase, _, _ = split_long_name(candidate.display)
+def _axes(candidate: Candidate) -> tuple[str, str, str, list[str]]:
+    """(component, system, property, words) of the term's long name: the words LOINC spells out."""
+    component, word, phrase, _, _ = split_long_name(candidate.display)
     component = candidate.first("COMPONENT") or component
     system = candidate.first("SYSTEM") or phrase or ""
-    return fold(component), fold(system), [*_words(candidate.display), *_words(component)]
+    prop = candidate.first("PROPERTY") or word or ""
+    return fold(component), fold(system), prop.lower(), [*_words(candidate.display), *_words(component)]
 
 
 def _tally_term(tally: _Tally, candidate: Candidate) -> None:
     names, entries = _names(candidate)
-    component, system, long_words = _axes(candidate)
+    component, system, prop, long_words = _axes(candidate)
     spelled = set(long_words)
     phrases = [tuple(long_words), *(_words(n) for n in names), *(_words(e) for e in entries)]
     words = {w for p in phrases for w in p}
@@ -137,11 +140,13 @@ def _tally_term(tally: _Tally, candidate: Candidate) -> None:
     for short, long in found:
         tally.readings[short][long] += 1
     tally.component_terms[component] += 1
+    tally.component_properties[component].add(prop)
     for entry in {" ".join(_words(e)) for e in entries}:
         if entry and len(entry.split()) <= MAX_PHRASE and not set(entry.split()) & spelled:
             tally.entry_terms[entry] += 1
             tally.entry_components[entry][component] += 1
             tally.entry_systems[entry].add(system)
+            tally.entry_properties[entry].add(prop)
 
 
 def _abbreviations(tally: _Tally) -> dict[str, str]:
@@ -185,6 +190,8 @@ def _synonyms(tally: _Tally) -> dict[str, str]:
         mine = set(_words(component))
         if set(entry.split()) & mine or entry in _JOINERS:
             continue  # the component's own words, or a part of them
+        if len(tally.entry_properties[entry]) < 2 <= len(tally.component_properties[component]):
+            continue  # names one property of the component ("Substance concentration" on its SCnc terms only)
         out[entry] = " ".join(_words(component))
     return out
 
