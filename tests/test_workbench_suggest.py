@@ -288,3 +288,13 @@ def test_an_averaged_model_scores_the_mean_of_its_members_raw_scores() -> None:
     assert not np.allclose(members[0].score(x), members[1].score(x))
     logit = [np.log(m.score(x) / (1 - m.score(x))) for m in members]
     assert np.allclose(averaged(members).score(x), 1 / (1 + np.exp(-(logit[0] + logit[1]) / 2)))
+
+
+def test_an_abbreviation_and_its_reading_are_one_word_asked() -> None:
+    index = TargetIndex.from_candidates([
+        Candidate("718-7", "Hemoglobin [Mass/volume] in Blood"),
+        Candidate("31157-1", "Carboxyhemoglobin [Mass/volume] in Blood", ("COHgb Bld-mCnc", "Carboxy HGB; HGB; Blood"))])
+    term = LocalTerm("HGB", "HGB", units="g/dL", specimen="whole blood")
+    codes, rows = index.features(term)
+    assert rows[codes.index("718-7"), FEATURES.index("query_coverage")] == 1.0  # "hgb" asked once, said as hemoglobin
+    assert index.suggest(term)[0].target_code == "718-7"

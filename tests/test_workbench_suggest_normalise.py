@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from termsvc.workbench.suggest.drugs import parse
-from termsvc.workbench.suggest.normalise import canonical, evidence_key, expand, fold, stem
+from termsvc.workbench.suggest.normalise import Words, canonical, evidence_key, expand, fold, readings, stem
 from termsvc.workbench.suggest.units import unit_properties
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
@@ -93,3 +93,11 @@ def test_forms_of_one_word_are_compared_as_one(word: str, other: str) -> None:
 @pytest.mark.parametrize(("word", "other"), [("virus", "viral"), ("glass", "gas"), ("serum", "sera")])
 def test_words_of_different_stems_stay_apart(word: str, other: str) -> None:
     assert stem(word) != stem(other)
+
+
+def test_a_name_asks_for_each_word_once_with_what_it_stands_for() -> None:
+    table = Words({"hgb": "hemoglobin", "growth hormone": "somatotropin"})
+    assert readings("hgb", table) == (frozenset({"hgb", "hemoglobin"}),)
+    assert readings("growth hormone level", table) == (frozenset({"growth", "somatotropin"}),
+                                                       frozenset({stem("hormone"), "somatotropin"}),
+                                                       frozenset({"level"}))

@@ -118,3 +118,23 @@ def expand(text: str, table: Mapping[str, str] = ALL, *, folded: bool = False) -
             previous = word
             at += 1
     return " ".join(out)
+
+
+def readings(text: str, table: Mapping[str, str] = ALL) -> tuple[frozenset[str], ...]:
+    """Each word a (canonical) name asks for, as the stems that say it: the word and what it stands for ("hgb":
+    hgb, hemoglobin; each word of "growth hormone": itself and somatotropin). A candidate covers the word when it
+    holds any of them: an abbreviation and its reading are one word asked, not two."""
+    words = text.split()
+    longest = getattr(table, "longest", 1)
+    out: list[frozenset[str]] = []
+    at = 0
+    while at < len(words):
+        for size in range(min(longest, len(words) - at), 0, -1):
+            long_form = table.get(" ".join(w.strip("-/") for w in words[at: at + size]))
+            if long_form or size == 1:
+                said = tokens(long_form or "")
+                out.extend(stems({*tokens(w), *said}) for w in words[at: at + size])
+                at += size
+                break
+    return tuple(dict.fromkeys(r for r in out if r))
+

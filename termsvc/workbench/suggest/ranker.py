@@ -35,6 +35,7 @@ from termsvc.workbench.suggest.normalise import (
     evidence_key,
     expand,
     fold,
+    readings,
     stems,
     tokens,
     without_noise,
@@ -157,12 +158,14 @@ class TargetIndex:
                 - min(UNASKED_CAP, UNASKED_WORD * m.unasked)
                 for index, m in self._name_measures(query, query_words, shortlist).items()}
 
-    def _name_measures(self, query: str, query_words: frozenset[str],
-                       shortlist: dict[int, float]) -> dict[int, NameScores]:
+    def _name_measures(self, query: str, query_words: frozenset[str], shortlist: dict[int, float],
+                       asked: tuple[frozenset[str], ...] | None = None) -> dict[int, NameScores]:
         """Name similarities of each shortlisted candidate: against its best name (scored in one C call over all
         names) and against its component alone (local names seldom spell out system and method)."""
         if not shortlist:
             return {}
+        if asked is None:
+            asked = tuple(frozenset({word}) for word in sorted(query_words))
         owners: list[int] = []
         names: list[str] = []
         for index in shortlist:
@@ -183,13 +186,13 @@ class TargetIndex:
         out: dict[int, NameScores] = {}
         for n, index in enumerate(listed):
             a, b = best.get(index, (0.0, 0.0))
-            readings = self._axes[index].component_readings
-            asked = sum(1 for reading in readings if reading & query_words)
+            parts = self._axes[index].component_readings
+            parts_asked = sum(1 for part in parts if part & query_words)
             out[index] = NameScores(
                 shortlist[index], a / 100, b / 100,
                 part_set[n] / 100, part_weighted[n] / 100,
-                len(query_words & self._words[index]) / len(query_words) if query_words else 0.0,
-                asked / len(readings) if readings else 0.0, len(readings) - asked)
+                sum(1 for said in asked if said & self._words[index]) / len(asked) if asked else 0.0,
+                parts_asked / len(parts) if parts else 0.0, len(parts) - parts_asked)
         return out
 
     def _shortlist(self, query: str, text: str, allowed: NDArray[np.bool_] | None,
@@ -220,14 +223,16 @@ class TargetIndex:
                  evidence: Mapping[str, Sequence[tuple[str, int]]] | None
                  ) -> tuple[list[int], NDArray[np.float32], list[list[str]], dict[int, int]]:
         """Each candidate's feature row and reasons, for the model."""
-        query = expand(without_noise(canonical(_said(term))), self._table)
+        said = without_noise(canonical(_said(term)))
+        query = expand(said, self._table)
         query_words = stems(tokens(query))
         shortlist, approved, neighbours = self._shortlist(query, term.display, self._allowed(filters), evidence)
         local = LocalAxes.of(term, self.vocabulary, self._table, self._kinds)
         indices: list[int] = []
         rows: list[list[float]] = []
         reasons: list[list[str]] = []
-        for index, measured in self._name_measures(query, query_words, shortlist).items():
+        asked = readings(said, self._table)
+        for index, measured in self._name_measures(query, query_words, shortlist, asked).items():
             values, why = pair_features(local, self._axes[index], self.vocabulary, measured, neighbours.get(index),
                                         self._kinds)
             indices.append(index)
