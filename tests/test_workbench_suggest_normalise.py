@@ -8,7 +8,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from termsvc.workbench.suggest.drugs import parse
-from termsvc.workbench.suggest.normalise import Words, canonical, evidence_key, expand, fold, readings, stem
+from termsvc.workbench.suggest.normalise import (
+    Words,
+    canonical,
+    evidence_key,
+    expand,
+    fold,
+    readings,
+    stem,
+    tokens,
+)
 from termsvc.workbench.suggest.units import unit_properties
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
@@ -101,3 +110,11 @@ def test_a_name_asks_for_each_word_once_with_what_it_stands_for() -> None:
     assert readings("growth hormone level", table) == (frozenset({"growth", "somatotropin"}),
                                                        frozenset({stem("hormone"), "somatotropin"}),
                                                        frozenset({"level"}))
+
+
+@given(st.text(alphabet="abcdefgh -/", max_size=40))
+def test_every_word_asked_is_among_its_own_reading(text: str) -> None:
+    table = Words({"ab": "antibody", "hgb": "hemoglobin", "growth hormone": "somatotropin"})
+    asked = readings(canonical(text), table)
+    for word in canonical(text).split():
+        assert any(stem(part) in said for said in asked for part in tokens(word)) or not tokens(word)
