@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 
 import snowballstemmer
@@ -96,27 +96,12 @@ def expand(text: str, table: Mapping[str, str] = ALL, *, folded: bool = False) -
     word right after a number is a unit ("25 mg" is milligrams, not magnesium), so it is not expanded."""
     out: list[str] = []
     previous = ""
-    words = canonical(text, folded=folded).split()
-    longest = getattr(table, "longest", 1)
-    at = 0
-    while at < len(words):
-        word = words[at]
-        for size in range(min(longest, len(words) - at), 1, -1):
-            long_form = table.get(" ".join(w.strip("-/") for w in words[at: at + size]))
-            if long_form:
-                out.extend(words[at: at + size])
-                out.append(long_form)
-                previous = words[at + size - 1]
-                at += size
-                break
-        else:
-            out.append(word)
-            bare = word.strip("-/")
-            long_form = table.get(bare)
-            if long_form and long_form != bare and not _NUMBER.match(previous):
-                out.append(long_form)
-            previous = word
-            at += 1
+    for run, long_form in _segments(canonical(text, folded=folded).split(), table):
+        out.extend(run)
+        # a phrase always reads as its long form; a word only where it is not a unit after a number
+        if long_form and (len(run) > 1 or (long_form != run[0].strip("-/") and not _NUMBER.match(previous))):
+            out.append(long_form)
+        previous = run[-1]
     return " ".join(out)
 
 
@@ -124,17 +109,25 @@ def readings(text: str, table: Mapping[str, str] = ALL) -> tuple[frozenset[str],
     """Each word a (canonical) name asks for, as the stems that say it: the word and what it stands for ("hgb":
     hgb, hemoglobin; each word of "growth hormone": itself and somatotropin). A candidate covers the word when it
     holds any of them: an abbreviation and its reading are one word asked, not two."""
-    words = text.split()
-    longest = getattr(table, "longest", 1)
     out: list[frozenset[str]] = []
-    at = 0
-    while at < len(words):
-        for size in range(min(longest, len(words) - at), 0, -1):
-            long_form = table.get(" ".join(w.strip("-/") for w in words[at: at + size]))
-            if long_form or size == 1:
-                said = tokens(long_form or "")
-                out.extend(stems({*tokens(w), *said}) for w in words[at: at + size])
-                at += size
-                break
+    for run, long_form in _segments(text.split(), table):
+        said = tokens(long_form or "")
+        out.extend(stems({*tokens(w), *said}) for w in run)
     return tuple(dict.fromkeys(r for r in out if r))
 
+
+def _segments(words: list[str], table: Mapping[str, str]) -> Iterator[tuple[list[str], str | None]]:
+    """The words in runs the table reads, left to right: the longest phrase of a Words table with its long form,
+    else one word with its own (or None)."""
+    longest = getattr(table, "longest", 1)
+    at = 0
+    while at < len(words):
+        for size in range(min(longest, len(words) - at), 1, -1):
+            long_form = table.get(" ".join(w.strip("-/") for w in words[at: at + size]))
+            if long_form:
+                yield words[at: at + size], long_form
+                at += size
+                break
+        else:
+            yield words[at: at + 1], table.get(words[at].strip("-/"))
+            at += 1
