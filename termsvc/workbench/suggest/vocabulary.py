@@ -204,7 +204,7 @@ class TargetVocabulary:
         mine = distinctive(phrase)
         covers = sum(1 for one in stated if _takes(phrase, mine, one)) / len(stated)
         if phrase in stated:  # exact only when it is the system stated, not one of several sites listed
-            return SystemMatch(len(stated) == 1 or covers == 1.0, True, False, covers)
+            return SystemMatch(covers == 1.0, True, False, covers)
         theirs = _union(stated)
         overlap = (bool(mine & theirs) or bool(mine & _BLOOD_WORDS and theirs & _BLOOD_WORDS)
                    or ("respiratory" in mine | theirs and bool(mine & _RESPIRATORY_SITES)
