@@ -6,7 +6,7 @@ LOINC candidate pool they are scored against. Shared by bench/mapping_eval.py an
 - LabCorp (labcorp): a reference lab's result name, units and order name (as the category) -> result LOINC.
 - HL7 v2 (hl7v2): other laboratories' own mappings in the ORU messages of ../shared/data/hl7v2, read by the
   workbench's HL7 v2 importer: a dual-coded OBX-3 names a local code and the LOINC code its sender chose. Never
-  scored (34 pairs); one more corpus and training source, as any site's imported mappings would be.
+  scored (33 local codes); one more corpus and training source, as any site's imported mappings would be.
 - Pool: every LOINC term with a name anywhere in ../shared/data (the LOINC subset's Loinc.csv with all its
   columns, both LIVD tables, LOINC codings in the FHIR packages, OBX-3 LN codes in the HL7 v2 messages). Most
   codes carry only a long common name there; the engine reads their axes from it."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, text
 
 from termsvc.errors import Invalid
+from termsvc.loaders.loinc_model import SYSTEM as LOINC_SYSTEM
 from termsvc.workbench import decisions as d
 from termsvc.workbench.local_codes import StoredCode, all_codes
 from termsvc.workbench.projects import Project, now
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from termsvc.workbench.suggest.learned import RankModel
 
 OUTPUT_COLUMNS = ("local_code", "rank", "target_code", "display", "score")
-LOINC = "http://loinc.org"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def hinted_pairs(conn: Connection, target_system: str) -> list[tuple[str, str]]:
     """(local display, LOINC code) of every local code whose messages carried a LOINC code beside it (a dual-coded
     OBX-3, an Observation's second coding): the sender's own mapping, evidence like another site's, never a
     decision."""
-    if target_system != LOINC:
+    if target_system != LOINC_SYSTEM:
         return []
     pairs = []
     for display, extra in conn.execute(_HINTED, {"t": target_system}):
