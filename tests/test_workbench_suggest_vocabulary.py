@@ -17,6 +17,8 @@ from termsvc.workbench.suggest.vocabulary import (
     CURATED_PROPERTY_WORDS,
     CURATED_SYSTEM_WORDS,
     TargetVocabulary,
+    duration_minutes,
+    local_timing,
     relation,
     split_long_name,
 )
@@ -159,3 +161,28 @@ def test_a_system_listed_with_commas_is_one_system() -> None:
     assert split_long_name("SARS-CoV-2 (COVID-19) IgG Ab [Presence] in Serum, Plasma or Blood by Rapid immunoassay")[
         2] == "serum, plasma or blood"
     assert split_long_name("Hemoglobin [Mass/volume] in Blood, venous")[2] == "blood"
+
+
+@pytest.mark.parametrize(("text", "units", "minutes"), [
+    ("Potassium, 24 hr Urine", None, 1440), ("Protein, 24-Hour Urine", None, 1440),
+    ("Potassium, Urine", "mmol/24 hr", 1440),
+    ("Protein", "mg/(24.h)", 1440), ("Protein", "mg/d", 1440), ("Creatinine, 12h urine", None, 720),
+    ("Potassium", "mmol/L", None), ("Creatinine clearance", "mL/min", None)])
+def test_a_local_item_states_its_collection_period_in_words_or_by_its_units(text: str, units: str | None,
+                                                                           minutes: int | None) -> None:
+    assert local_timing(text, units) == minutes
+
+
+@pytest.mark.parametrize("text", ["Glucose 2 hr post 75 g", "Glucose, post 1 h", "Glucose 2h pp", "17-OH Progesterone",
+                                  "5-HIAA", "C3d Immune Complexes"])
+def test_a_time_after_a_challenge_or_a_number_in_a_name_is_no_collection_period(text: str) -> None:
+    assert local_timing(text) is None
+
+
+def test_every_timed_term_of_the_release_has_its_period_read_from_name_and_time_aspect_alike(
+        loinc: list[dict[str, str]]) -> None:
+    timed = [row for row in loinc if row["TIME_ASPCT"] not in {"Pt", "-", ""}]
+    assert timed  # the genuine subset has 24H, 12H, 1H, ... terms
+    for row in timed:
+        assert duration_minutes(row["TIME_ASPCT"]) == duration_minutes(split_long_name(row["LONG_COMMON_NAME"])[3]), \
+            row["LOINC_NUM"]

@@ -20,6 +20,7 @@ from termsvc.workbench.suggest.units import unit_properties
 from termsvc.workbench.suggest.vocabulary import (
     TargetVocabulary,
     blood_fraction,
+    duration_minutes,
     local_timing,
     relation,
     split_long_name,
@@ -37,7 +38,7 @@ FEATURES: Final[tuple[str, ...]] = (
     "order_conflict", "cand_blood_fraction",
     "cand_blood", "cand_unspecified", "cand_no_system",
     "scale_stated", "scale_agree", "scale_conflict", "method_overlap", "cand_has_method",
-    "timing_agree", "timing_conflict", "rank", "ranked", "discouraged",
+    "timing_agree", "timing_conflict", "timing_differs", "rank", "ranked", "discouraged",
     "neighbour_best", "neighbour_weight", "neighbour_share",
     "kind_stated", "kind_agree", "kind_conflict",
 )
@@ -58,7 +59,7 @@ class TargetAxes:
     component_readings: tuple[frozenset[str], ...]
     prop: str | None
     system: str | None
-    timing: str | None
+    timing: int | None  # the collection period in minutes (duration_minutes); None for a point in time
     scale: str | None
     method_words: frozenset[str]
     rank: int
@@ -70,6 +71,7 @@ class TargetAxes:
     def of(cls, candidate: Candidate, vocabulary: TargetVocabulary, words: Mapping[str, str] = ALL) -> TargetAxes:
         component, word, phrase, timing, method = split_long_name(candidate.display)
         component = candidate.first("COMPONENT") or component
+        timing = duration_minutes(candidate.first("TIME_ASPCT") or timing)
         prop = vocabulary.property_of(candidate, word, component)
         scale = candidate.first("SCALE_TYP") or (
             None if prop is None else "Ord" if relation(prop) in _ORDINAL_RELATIONS else "Qn")
@@ -95,7 +97,7 @@ class LocalAxes:
     systems: frozenset[str]
     order_systems: frozenset[str]  # stated by the order (category) the item belongs to: weaker, often a panel's
     scale: str | None
-    timing: str | None
+    timing: int | None  # minutes, as TargetAxes.timing
     words: frozenset[str]
     kinds: frozenset[str]  # kinds of analyte the name or its order states ("antigen" in "RBC Antigen Typing": ag)
 
@@ -109,11 +111,19 @@ class LocalAxes:
         scale = scale_hint(answers) or ("Qn" if props else None)
         context = " ".join(filter(None, (term.display, term.specimen, term.category, term.extra.get("method"),
                                          term.extra.get("device"))))
-        timing = local_timing(" ".join(filter(None, (term.display, term.specimen, term.category))))
+        timing = local_timing(" ".join(filter(None, (term.display, term.specimen, term.category))), term.units)
         said = frozenset(tokens(expand(" ".join(filter(None, (term.display, term.category))), words)))
         marked = {_kind_stem(w) for w in said}
         stated = frozenset(k for k, marks in (kinds or {}).items() if marks & marked)
         return cls(props, systems, order_systems, scale, timing, stems(tokens(expand(context, words))), stated)
+
+
+def _period(minutes: int | None) -> str:
+    if minutes is None:
+        return "point in time"
+    if minutes == 0:
+        return "unstated period"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
 def component_head(component: str) -> tuple[str | None, str | None]:
@@ -180,8 +190,15 @@ def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabu
                       if target.method_words else 0.0)
     if method_overlap >= 0.5:
         reasons.append("method")
-    timing_agree = float(bool(local.timing and target.timing and local.timing.split()[0] == target.timing.split()[0]))
-    timing_conflict = float(bool(local.timing) != bool(target.timing))
+    # a period stated on one side only is a conflict; two stated periods that differ are a worse one (a 24-hour
+    # urine is not a 12-hour urine); a timed term of unstated length (0) agrees with neither
+    timing_agree = float(local.timing is not None and local.timing == target.timing)
+    timing_conflict = float((local.timing is None) != (target.timing is None))
+    timing_differs = float(local.timing is not None and target.timing is not None and local.timing != target.timing)
+    if timing_agree:
+        reasons.append(f"timing {_period(target.timing)}")
+    elif timing_differs or timing_conflict:
+        reasons.append(f"timing conflict {_period(target.timing)}")
     rank = max(0.0, 1.0 - math.log(target.rank) / _RANK_SPAN) if target.rank > 0 else 0.0
     if neighbour is not None:
         reasons.append(f"mapped elsewhere ({neighbour.best:.2f})")
@@ -203,7 +220,7 @@ def pair_features(local: LocalAxes, target: TargetAxes, vocabulary: TargetVocabu
         float(bool(target.system) and "blood" in (target.system or "").split()), float(unspecified(target.system)),
         float(target.system is None),
         float(local.scale is not None), scale_agree, scale_conflict, method_overlap, float(bool(target.method_words)),
-        timing_agree, timing_conflict, rank, float(target.rank > 0), float(target.discouraged),
+        timing_agree, timing_conflict, timing_differs, rank, float(target.rank > 0), float(target.discouraged),
         neighbour.best if neighbour else 0.0, min(5.0, neighbour.weight) if neighbour else 0.0,
         neighbour.share if neighbour else 0.0,
         float(bool(local.kinds)), kind_agree, kind_conflict,

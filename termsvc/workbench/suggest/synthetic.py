@@ -12,7 +12,7 @@ from typing import Final
 
 from termsvc.workbench.suggest.model import Candidate, LocalTerm
 from termsvc.workbench.suggest.units import unit_properties
-from termsvc.workbench.suggest.vocabulary import split_long_name
+from termsvc.workbench.suggest.vocabulary import CURATED_PROPERTY_WORDS, duration_minutes, split_long_name
 
 # UCUM units a lab reports; each is used for the property the units rules read from it (checked on use)
 _UNITS: Final = ("mg/dL", "ng/mL", "ug/dL", "g/L", "pg/mL", "mmol/L", "umol/L", "nmol/L", "mEq/L", "U/L", "IU/L",
@@ -38,8 +38,11 @@ def _specimen(system: str, rng: random.Random) -> str:
     return _system_word(system)
 
 
-def _units_for(prop: str | None) -> list[str]:
-    return [u for u in _UNITS if prop and unit_properties(u) == {prop}]
+def _units_for(prop: str | None, timing: str | None) -> list[str]:
+    """Units of the property; a rate's over the term's own collection period (mmol/12 h for a 12 hour urine)."""
+    minutes = duration_minutes(timing)
+    hours = f"/{minutes // 60} h" if minutes and minutes % 60 == 0 else "/24 h"
+    return [u.replace("/24 h", hours) for u in _UNITS if prop and unit_properties(u) == {prop}]
 
 
 def _system_word(phrase: str) -> str:
@@ -75,9 +78,8 @@ def synthetic_items(candidates: Sequence[Candidate], n: int, *, seed: int = 0,
             name = name.upper()
         prop = (properties or {}).get(c.code) or c.first("PROPERTY")
         if prop is None and word:
-            from termsvc.workbench.suggest.vocabulary import CURATED_PROPERTY_WORDS
             prop = CURATED_PROPERTY_WORDS.get(word)
-        units = _units_for(prop)
+        units = _units_for(prop, timing)
         extra: dict[str, str] = {}
         if prop in {"PrThr"} and rng.random() < 0.5:
             extra["result"] = rng.choice(_ORDINAL_ANSWERS)

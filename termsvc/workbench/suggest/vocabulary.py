@@ -69,7 +69,18 @@ _BY: Final = re.compile(r"\s+by\s+(.+)$")
 # the rest of a list of systems ("Serum, Plasma or Blood" is one system, LOINC's Ser/Plas/Bld)
 _TAIL: Final = re.compile(r"\s*(?:--.*|\(.*|,(?![^,()]*\sor\s).*)$")
 _TIMING: Final = re.compile(r"^(\d+ hours?|\d+ minutes?|unspecified time|\d+ days?)\s+", re.IGNORECASE)
-_LOCAL_TIMING: Final = re.compile(r"\b(\d+)\s*-?\s*(?:hour|hours|hr|hrs|h)\b")
+_UNSTATED_DURATION: Final = " collected for unspecified duration"
+# A duration in words ("24 hr", "24-Hour", "2h", "30 min", "3 days") and LOINC's TIME_ASPCT codes, which follow
+# HL7 table 0255 (30M minutes, 24H hours, 2D days, 1W weeks, 1L months; Pt a point in time, XXX and * unstated).
+_DURATION_WORDS: Final = re.compile(
+    r"\b(\d+)\s*-?\s*(minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?)\b")
+_CHALLENGE: Final = re.compile(r"\s*(?:post|after|pp|pc|p\b)")
+_TIME_ASPECT: Final = re.compile(r"^(\d+)\s*([MHDWL])$", re.IGNORECASE)
+_MINUTES: Final = {"m": 1, "min": 1, "h": 60, "hr": 60, "hour": 60, "d": 1440, "day": 1440, "w": 10080,
+                   "wk": 10080, "week": 10080, "l": 43200}
+_UNSTATED_TIMES: Final = frozenset({"xxx", "*", "unspecified time"})
+# a rate's denominator names the collection period: mmol/24 h, mg/(24.h), mg/d (a day's urine)
+_PER_PERIOD: Final = re.compile(r"/\s*\(?\s*(\d*)\s*\.?\s*(h|hr|hrs|hour|hours|d|day|days)\b\)?")
 
 
 def split_long_name(display: str) -> tuple[str, str | None, str | None, str | None, str]:
@@ -92,6 +103,8 @@ def split_long_name(display: str) -> tuple[str, str | None, str | None, str | No
             timed = _TIMING.match(system)
             if timed:
                 timing, system = timed.group(1).lower(), system[timed.end():] or None
+            elif system.endswith(_UNSTATED_DURATION):  # "Urine collected for unspecified duration": TIME_ASPCT XXX
+                timing, system = "unspecified time", system[: -len(_UNSTATED_DURATION)] or None
     return component.strip(), prop, system, timing, method.strip().lower()
 
 
@@ -221,9 +234,38 @@ def _takes(phrase: str, mine: frozenset[str], stated: str) -> bool:
     return bool(mine & theirs) or ("respiratory" in mine and bool(theirs & _RESPIRATORY_SITES))
 
 
-def local_timing(text: str) -> str | None:
-    match = _LOCAL_TIMING.search(fold(text))
-    return f"{match.group(1)} hour" if match else None
+def _minutes(count: str, unit: str) -> int:
+    unit = unit.lower().rstrip("s") if len(unit) > 2 else unit.lower()
+    return int(count) * _MINUTES.get(unit, _MINUTES.get(unit[:1], 0))
+
+
+def duration_minutes(text: str | None) -> int | None:
+    """A collection period in minutes, from a long name's timing ("24 hours") or a TIME_ASPCT code ("24H"); 0 for a
+    timed collection of unstated length; None for a point in time or nothing said."""
+    if not text:
+        return None
+    folded = text.strip().lower()
+    if folded in _UNSTATED_TIMES:
+        return 0
+    coded = _TIME_ASPECT.match(folded)
+    if coded:
+        return _minutes(coded.group(1), coded.group(2))
+    worded = _DURATION_WORDS.search(folded)
+    return _minutes(worded.group(1), worded.group(2)) if worded else None
+
+
+def local_timing(text: str, units: str | None = None) -> int | None:
+    """The collection period a local item states, in minutes: in its words ("Potassium, 24 hr Urine") or by the
+    denominator of its units ("mmol/24 h", "mg/d")."""
+    folded = fold(text)
+    for worded in _DURATION_WORDS.finditer(folded):
+        # "2 hr post 75 g glucose", "post 1 h": a time after a challenge, LOINC's component, not a period
+        if not _CHALLENGE.match(folded, worded.end()) and not folded[: worded.start()].rstrip().endswith("post"):
+            return _minutes(worded.group(1), worded.group(2))
+    per = _PER_PERIOD.search((units or "").lower())
+    if per and (per.group(1) or per.group(2).startswith("d")):
+        return _minutes(per.group(1) or "1", per.group(2))
+    return None
 
 
 def blood_fraction(phrase: str | None) -> bool:
