@@ -298,3 +298,20 @@ def test_an_abbreviation_and_its_reading_are_one_word_asked() -> None:
     codes, rows = index.features(term)
     assert rows[codes.index("718-7"), FEATURES.index("query_coverage")] == 1.0  # "hgb" asked once, said as hemoglobin
     assert index.suggest(term)[0].target_code == "718-7"
+
+
+ANTIBODIES = [Candidate("94762-2", "SARS-CoV-2 (COVID-19) Ab [Presence] in Serum or Plasma by Immunoassay"),
+            Candidate("94563-4", "SARS-CoV-2 (COVID-19) IgG Ab [Presence] in Serum or Plasma by Immunoassay")]
+
+
+def test_words_that_join_others_are_not_asked_for() -> None:
+    index = TargetIndex.from_candidates(ANTIBODIES)
+    codes, rows = index.features(LocalTerm("A", "Antibodies to SARS-CoV-2", specimen="serum"))
+    assert rows[codes.index("94762-2"), FEATURES.index("query_coverage")] == 1.0  # "to" is not a word to find
+
+
+def test_antibodies_do_not_ask_for_one_class_of_antibody() -> None:
+    index = TargetIndex.from_candidates(ANTIBODIES)
+    codes, rows = index.features(LocalTerm("A", "SARS-CoV-2 antibodies", specimen="serum"))
+    unasked = rows[:, FEATURES.index("unasked_words")]
+    assert unasked[codes.index("94563-4")] == unasked[codes.index("94762-2")] + 1  # "IgG" is not said

@@ -102,8 +102,10 @@ PHRASES: Final[list[tuple[tuple[str, ...], re.Pattern[str], str]]] = [
     # LOINC writes a superscript as sup(x) ("Fy sup(a) Ag", "Jk sup(b)"); laboratories write it inline ("Fya")
     (("sup ",), re.compile(r"\b([a-z]+) sup ([a-z0-9]+)\b"), r"\1\2"),
 ]
-# Words vendors add to test names that say nothing about the test ("SARS-CoV-2 Result Interpretation").
+# Words vendors add to test names that say nothing about the test ("SARS-CoV-2 Result Interpretation"), and the words
+# that join others ("Antibodies to SARS-CoV-2", "Cholesterol in LDL"): a name is not less covered for leaving them out.
 NOISE: Final[frozenset[str]] = frozenset({"result", "results", "test", "assay", "report", "final", "interpretation",
-                                          "interp", "value", "level", "lvl", "panel", "screen", "the", "of", "for"})
+                                          "interp", "value", "level", "lvl", "panel", "screen", "the", "of", "for",
+                                          "to", "in", "on", "at", "with", "and", "or", "by", "from", "per", "vs"})
 
 ALL: Final[dict[str, str]] = {**DRUG, **LAB}  # lab wins where both define a token

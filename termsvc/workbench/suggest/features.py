@@ -81,7 +81,7 @@ class TargetAxes:
         head, analyte = component_head(component)
         # the component's own words (not their expansions): what a local name would have to say to ask for them
         own = frozenset(tokens(without_noise(fold(component)), folded=True))
-        readings = tuple(stems({w, *tokens(words.get(w, ""))}) for w in sorted(own))
+        readings = tuple(stems(_reading(w, words)) for w in sorted(own))
         return cls(expanded, own, readings, prop,
                    vocabulary.system_phrase(candidate, phrase), timing, scale,
                    stems(tokens(expand(method, words))) if method else frozenset(),
@@ -116,6 +116,13 @@ class LocalAxes:
         marked = {_kind_stem(w) for w in said}
         stated = frozenset(k for k, marks in (kinds or {}).items() if marks & marked)
         return cls(props, systems, order_systems, scale, timing, stems(tokens(expand(context, words))), stated)
+
+
+def _reading(word: str, words: Mapping[str, str]) -> set[str]:
+    """A component word and what it stands for; an entry that repeats the word adds what kind of thing it is ("IgG":
+    "igg antibody"), which a name saying only "antibodies" does not ask for."""
+    said = tokens(words.get(word, ""))
+    return {word} if word in said else {word, *said}
 
 
 def _period(minutes: int | None) -> str:
