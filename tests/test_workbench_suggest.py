@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from termsvc.errors import Invalid
 from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidence_key
 from termsvc.workbench.suggest.features import FEATURES
-from termsvc.workbench.suggest.learned import TrainingRows, averaged, fit_model, training_rows
+from termsvc.workbench.suggest.learned import (
+    MONOTONE,
+    RankModel,
+    TrainingRows,
+    averaged,
+    fit_model,
+    training_rows,
+)
 from termsvc.workbench.suggest.neighbours import MappingCorpus
 
 
@@ -315,3 +324,16 @@ def test_antibodies_do_not_ask_for_one_class_of_antibody() -> None:
     codes, rows = index.features(LocalTerm("A", "SARS-CoV-2 antibodies", specimen="serum"))
     unasked = rows[:, FEATURES.index("unasked_words")]
     assert unasked[codes.index("94563-4")] == unasked[codes.index("94762-2")] + 1  # "IgG" is not said
+
+
+@given(st.lists(st.floats(0.0, 1.0, width=32), min_size=len(FEATURES), max_size=len(FEATURES)),
+       st.sampled_from(sorted(MONOTONE)), st.floats(0.0625, 1.0, width=32))
+@settings(max_examples=200, deadline=None)
+def test_the_shipped_model_moves_each_constrained_feature_one_way_only(row: list[float], name: str,
+                                                                      step: float) -> None:
+    """A better name match, an agreeing axis or a more common test never lowers a score; a conflict never raises
+    it (the monotone constraints the model is fitted under)."""
+    x = np.asarray([row, row], dtype=np.float32)
+    x[1, FEATURES.index(name)] += step
+    low, high = RankModel.shipped().score(x)
+    assert (high - low) * MONOTONE[name] >= -1e-12

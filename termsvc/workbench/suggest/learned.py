@@ -29,12 +29,12 @@ FORMAT: Final = "termsvc-rank-trees/1"
 SYNTHETIC: Final = "loinc"  # the source of synthetic items (synthetic.py): training data, never a corpus
 SHIPPED: Final = "ranker.json"
 # +1: the score may only rise with the feature; -1: only fall; 0: free.
-_MONOTONE: Final[dict[str, int]] = {
+MONOTONE: Final[dict[str, int]] = {
     "ngram": 1, "token_set": 1, "wratio": 1, "component_token_set": 1, "component_wratio": 1, "query_coverage": 1,
     "component_coverage": 1, "unasked_words": -1,
     "prop_exact": 1, "prop_conflict": -1, "sys_exact": 1, "sys_covers": 1, "sys_conflict": -1, "order_exact": 1, "scale_agree": 1,
     "scale_conflict": -1, "method_overlap": 1, "timing_agree": 1, "timing_conflict": -1, "timing_differs": -1, "discouraged": -1,
-    "neighbour_best": 1, "neighbour_weight": 1, "neighbour_share": 1, "kind_agree": 1, "kind_conflict": -1,
+    "neighbour_best": 1, "neighbour_weight": 1, "neighbour_share": 1, "rank": 1, "kind_agree": 1, "kind_conflict": -1,
 }
 
 
@@ -113,7 +113,7 @@ def fit_model(rows: TrainingRows, *, meta: dict[str, Any] | None = None, seed: i
         raise Invalid("no training item has its mapped target among the candidates: nothing to learn from")
     classifier = HistGradientBoostingClassifier(
         max_iter=200, learning_rate=0.06, max_leaf_nodes=15, max_depth=5, min_samples_leaf=40, l2_regularization=1.0,
-        monotonic_cst=[_MONOTONE.get(name, 0) for name in FEATURES], random_state=seed)
+        monotonic_cst=[MONOTONE.get(name, 0) for name in FEATURES], random_state=seed)
     classifier.fit(rows.x, rows.y)
     trees = []
     for per_class in classifier._predictors:  # one tree per boosting round (binary: one class)
