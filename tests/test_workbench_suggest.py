@@ -13,6 +13,7 @@ from termsvc.workbench.suggest import Candidate, LocalTerm, TargetIndex, evidenc
 from termsvc.workbench.suggest.features import FEATURES
 from termsvc.workbench.suggest.learned import (
     MONOTONE,
+    SYNTHETIC,
     RankModel,
     TrainingRows,
     averaged,
@@ -337,3 +338,14 @@ def test_the_shipped_model_moves_each_constrained_feature_one_way_only(row: list
     x[1, FEATURES.index(name)] += step
     low, high = RankModel.shipped().score(x)
     assert (high - low) * MONOTONE[name] >= -1e-12
+
+
+def test_training_gives_synthetic_items_each_other_as_neighbours() -> None:
+    pool = [_loinc("2823-3", "Potassium [Moles/volume] in Serum or Plasma", "SCnc", "Ser/Plas"),
+            _loinc("2828-2", "Potassium [Moles/volume] in Urine", "SCnc", "Urine")]
+    names = ["Potassium", "Potassium, Urine", "Potassium Level", "Potassium, Urine Test", "POTASSIUM", "Potassium Ur"]
+    items = [(LocalTerm(f"S{n}", name), "2828-2" if "Ur" in name else "2823-3", SYNTHETIC)
+             for n, name in enumerate(names)]
+    rows = training_rows(pool, items)
+    # close names another "site" mapped, elsewhere too: the model learns what a near, not identical, name is worth
+    assert rows.x[:, FEATURES.index("neighbour_best")].max() > 0

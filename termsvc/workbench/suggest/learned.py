@@ -145,7 +145,8 @@ def training_rows(pool: Sequence[Candidate], items: Sequence[tuple[LocalTerm, st
     corpus is the mappings of the other sources and of the other half of its own source, split by the order or
     device an item belongs to (else its name): the same name under another order or from another device's vendor
     is a neighbour, as another site's is at scoring time, so the model learns how far an identical name mapped
-    elsewhere can be trusted (LabCorp's "Comment" rows agree; LIVD's "SARS-CoV-2 Result" rows do not)."""
+    elsewhere can be trusted (LabCorp's "Comment" rows agree; LIVD's "SARS-CoV-2 Result" rows do not). Synthetic
+    items are each other's corpus the same way (never a real source's), so close names mapped elsewhere are met too."""
     from termsvc.workbench.suggest.neighbours import MappingCorpus
     from termsvc.workbench.suggest.ranker import TargetIndex as Index
 
@@ -161,7 +162,10 @@ def training_rows(pool: Sequence[Candidate], items: Sequence[tuple[LocalTerm, st
     kept_corpus = index.corpus
     for source in sorted({s for _, _, s in items}):
         for side in (0, 1):
-            index.corpus = MappingCorpus([(t.display, gold) for t, gold, s in items if s != SYNTHETIC
+            # synthetic items are a corpus for each other only: so the model also meets close names that some
+            # other "site" mapped elsewhere ("Potassium, Urine" near "Potassium"), not only LabCorp's exact repeats
+            index.corpus = MappingCorpus([(t.display, gold) for t, gold, s in items
+                                          if (s != SYNTHETIC or source == SYNTHETIC)
                                           and (s != source or half(t) != side)])
             for number, (term, gold, s) in enumerate(items):
                 if s != source or half(term) != side:
