@@ -186,3 +186,13 @@ def test_every_timed_term_of_the_release_has_its_period_read_from_name_and_time_
     for row in timed:
         assert duration_minutes(row["TIME_ASPCT"]) == duration_minutes(split_long_name(row["LONG_COMMON_NAME"])[3]), \
             row["LOINC_NUM"]
+
+
+def test_the_upper_and_lower_respiratory_systems_take_only_their_own_part_of_the_tract(
+        vocabulary: TargetVocabulary) -> None:
+    upper = vocabulary.systems_in("nasopharyngeal swab\nanterior nasal swab")
+    with_sputum = vocabulary.systems_in("nasopharyngeal swab\nsputum")
+    assert vocabulary.compare(upper, "upper respiratory specimen").covers == 1.0
+    assert vocabulary.compare(with_sputum, "upper respiratory specimen").covers == pytest.approx(1 / 2)
+    assert vocabulary.compare(with_sputum, "lower respiratory specimen").covers == pytest.approx(1 / 2)
+    assert vocabulary.compare(with_sputum, "respiratory system specimen").covers == 1.0

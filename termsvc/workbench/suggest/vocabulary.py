@@ -44,11 +44,14 @@ CURATED_SYSTEM_WORDS: Final[Mapping[str, tuple[str, str]]] = {
 }
 # Words of a system phrase that do not tell one specimen from another.
 _GENERIC: Final = frozenset({"fluid", "specimen", "or", "and", "of", "from", "the", "a", "in"})
-# LOINC's grouping systems (Respiratory system specimen, its upper and lower parts) take any site of the tract: a
-# kit accepting nasal and nasopharyngeal swabs is coded to them. The subset of LOINC we hold carries no system
-# hierarchy, so the sites are named here.
-_RESPIRATORY_SITES: Final = frozenset({"nose", "nasopharynx", "throat", "sputum", "bronchial", "bronchoalveolar",
-                                       "saliva", "tracheal", "lavage", "respiratory"})
+# LOINC's grouping systems (Respiratory system specimen, its upper and lower parts) take the sites of their part of
+# the tract: a kit accepting nasal and nasopharyngeal swabs is coded to the upper (or whole) respiratory system, one
+# also taking sputum to the whole. The subset of LOINC we hold carries no system hierarchy, so the sites are named
+# here, split as anatomy splits the tract at the larynx.
+_UPPER_RESPIRATORY: Final = frozenset({"nose", "nasopharynx", "throat", "oropharynx", "pharynx", "upper"})
+_LOWER_RESPIRATORY: Final = frozenset({"sputum", "bronchial", "bronchoalveolar", "tracheal", "trachea", "lavage",
+                                       "lower"})
+_RESPIRATORY_SITES: Final = _UPPER_RESPIRATORY | _LOWER_RESPIRATORY | {"saliva", "respiratory"}
 # Serum and plasma are the fluid parts of blood: a chemistry "blood" in a local name usually means them.
 _BLOOD_WORDS: Final = frozenset({"blood", "serum", "plasma"})
 # Property bracket words -> PROPERTY values, for long names of terms whose axes are not loaded; the release's own
@@ -231,7 +234,16 @@ def _takes(phrase: str, mine: frozenset[str], stated: str) -> bool:
     if stated == phrase:
         return True
     theirs = distinctive(stated)
-    return bool(mine & theirs) or ("respiratory" in mine and bool(theirs & _RESPIRATORY_SITES))
+    return bool(mine & theirs) or ("respiratory" in mine and bool(theirs & _sites_of(mine)))
+
+
+def _sites_of(grouping: frozenset[str]) -> frozenset[str]:
+    """The sites a respiratory grouping system takes: its upper or lower part's, or the whole tract's."""
+    if "upper" in grouping:
+        return _UPPER_RESPIRATORY
+    if "lower" in grouping:
+        return _LOWER_RESPIRATORY
+    return _RESPIRATORY_SITES
 
 
 def _minutes(count: str, unit: str) -> int:
