@@ -69,9 +69,9 @@ class TargetAxes:
 
     @classmethod
     def of(cls, candidate: Candidate, vocabulary: TargetVocabulary, words: Mapping[str, str] = ALL) -> TargetAxes:
-        component, word, phrase, timing, method = split_long_name(candidate.display)
+        component, word, phrase, timed, method = split_long_name(candidate.display)
         component = candidate.first("COMPONENT") or component
-        timing = duration_minutes(candidate.first("TIME_ASPCT") or timing)
+        period = duration_minutes(candidate.first("TIME_ASPCT") or timed)
         prop = vocabulary.property_of(candidate, word, component)
         scale = candidate.first("SCALE_TYP") or (
             None if prop is None else "Ord" if relation(prop) in _ORDINAL_RELATIONS else "Qn")
@@ -83,7 +83,7 @@ class TargetAxes:
         own = frozenset(tokens(without_noise(fold(component)), folded=True))
         readings = tuple(stems(_reading(w, words)) for w in sorted(own))
         return cls(expanded, own, readings, prop,
-                   vocabulary.system_phrase(candidate, phrase), timing, scale,
+                   vocabulary.system_phrase(candidate, phrase), period, scale,
                    stems(tokens(expand(method, words))) if method else frozenset(),
                    int(rank_text) if rank_text.isdecimal() else 0,
                    (candidate.first("STATUS") or "").upper() == "DISCOURAGED", head, analyte)
