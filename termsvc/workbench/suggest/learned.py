@@ -32,8 +32,10 @@ SHIPPED: Final = "ranker.json"
 MONOTONE: Final[dict[str, int]] = {
     "ngram": 1, "token_set": 1, "wratio": 1, "component_token_set": 1, "component_wratio": 1, "query_coverage": 1,
     "component_coverage": 1, "unasked_words": -1,
-    "prop_exact": 1, "prop_conflict": -1, "sys_exact": 1, "sys_overlap": 1, "sys_covers": 1, "sys_conflict": -1, "order_exact": 1, "scale_agree": 1,
-    "scale_conflict": -1, "method_overlap": 1, "timing_agree": 1, "timing_conflict": -1, "timing_differs": -1, "discouraged": -1,
+    "prop_exact": 1, "prop_relation": 1, "prop_conflict": -1,
+    "sys_exact": 1, "sys_overlap": 1, "sys_covers": 1, "sys_conflict": -1, "order_exact": 1, "order_overlap": 1,
+    "order_conflict": -1, "scale_agree": 1, "scale_conflict": -1, "method_overlap": 1,
+    "timing_agree": 1, "timing_conflict": -1, "timing_differs": -1, "discouraged": -1,
     "neighbour_best": 1, "neighbour_weight": 1, "neighbour_share": 1, "rank": 1, "kind_agree": 1, "kind_conflict": -1,
 }
 
