@@ -30,8 +30,11 @@ def patterns(draw: st.DrawFn, depth: int = 2) -> str:
     return pattern
 
 
+# One level of nesting: Python's `re`, the oracle here, backtracks exponentially on quantifiers nested three deep
+# (a CI run met one such draw and spent 10 minutes in `re.fullmatch`); nesting deeper is what
+# test_catastrophic_patterns_are_linear is for.
 @settings(max_examples=300, deadline=None)
-@given(pattern=patterns(), text=st.text(alphabet="abx1 _", max_size=8))
+@given(pattern=patterns(depth=1), text=st.text(alphabet="abx1 _", max_size=8))
 def test_full_match_agrees_with_re(pattern: str, text: str) -> None:
     assert bool(compile_safe(pattern).fullmatch(text)) == (re.fullmatch(pattern, text) is not None)
 
