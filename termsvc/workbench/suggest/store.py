@@ -14,8 +14,8 @@ from termsvc.workbench.suggest.model import Candidate
 from termsvc.workbench.suggest.ranker import TargetIndex
 
 # properties the ranker reads; axis Codings are read by their display (LOINC's abbreviation, e.g. MCnc)
-RANKING_PROPERTIES = ("PROPERTY", "TIME_ASPCT", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS", "COMMON_TEST_RANK", "STATUS",
-                      "TTY", "MAP_TO", "remapped_to")
+RANKING_PROPERTIES = ("PROPERTY", "TIME_ASPCT", "SYSTEM", "SCALE_TYP", "METHOD_TYP", "CLASS", "COMMON_TEST_RANK",
+                      "STATUS", "TTY", "MAP_TO", "remapped_to")
 _REPLACEMENTS = ("MAP_TO", "remapped_to")
 # LOINC keeps parts, answers and answer lists in the same code system as its terms: they are never mapping targets
 _NOT_TARGETS = ("PartTypeName", "AnswerList", "Answer")

@@ -79,8 +79,8 @@ _DURATION_WORDS: Final = re.compile(
     r"\b(\d+)\s*-?\s*(minutes?|mins?|hours?|hrs?|h|days?|d|weeks?|wks?)\b")
 _CHALLENGE: Final = re.compile(r"\s*(?:post|after|pp|pc|p\b)")
 _TIME_ASPECT: Final = re.compile(r"^(\d+)\s*([MHDWL])$", re.IGNORECASE)
-_MINUTES: Final = {"m": 1, "min": 1, "h": 60, "hr": 60, "hour": 60, "d": 1440, "day": 1440, "w": 10080,
-                   "wk": 10080, "week": 10080, "l": 43200}
+# minutes in a unit, by its first letter: every spelling the patterns above accept starts with one of these
+_MINUTES: Final = {"m": 1, "h": 60, "d": 1440, "w": 10080, "l": 43200}
 _UNSTATED_TIMES: Final = frozenset({"xxx", "*", "unspecified time"})
 # a rate's denominator names the collection period: mmol/24 h, mg/(24.h), mg/d (a day's urine)
 _PER_PERIOD: Final = re.compile(r"/\s*\(?\s*(\d*)\s*\.?\s*(h|hr|hrs|hour|hours|d|day|days)\b\)?")
@@ -247,8 +247,7 @@ def _sites_of(grouping: frozenset[str]) -> frozenset[str]:
 
 
 def _minutes(count: str, unit: str) -> int:
-    unit = unit.lower().rstrip("s") if len(unit) > 2 else unit.lower()
-    return int(count) * _MINUTES.get(unit, _MINUTES.get(unit[:1], 0))
+    return int(count) * _MINUTES[unit[0].lower()]
 
 
 def duration_minutes(text: str | None) -> int | None:
